@@ -1,0 +1,247 @@
+/**
+ * The in-memory technique: session data in a `Map` on the server, keyed by the session ID.
+ *
+ * It is the fastest store and needs nothing installed, but sessions live only as long as the
+ * process: a restart logs everybody out, and two processes do not share sessions. Use a database
+ * store for that.
+ *
+ * A `Map` of sessions grows forever unless expired entries are removed (express-session's
+ * MemoryStore never does). This one prunes on a timer, and a prune costs in proportion to the
+ * number of *expired* entries, not to the total: entries wait in a min-heap ordered by expiry, so a
+ * pass only looks at the top of the heap. The pass also yields to the event loop every few
+ * milliseconds, so even a large sweep never stalls the server.
+ */
+import { debug, shortId } from './debug.js';
+import type { SessionRecord, Store } from './store.js';
+
+export interface MemoryStoreOptions {
+  /** Milliseconds between two prunes of expired sessions; `0` turns the timer off. Default 60 000. */
+  pruneInterval?: number;
+  /**
+   * The most sessions to hold. When a new session would pass it, the least recently used session
+   * (by its last save or touch) is evicted, and a warning is emitted once. Default: no cap.
+   */
+  maxSessions?: number;
+}
+
+/** One stored session. A class, so that every entry shares one compact shape. */
+class Entry implements SessionRecord {
+  constructor(
+    public data: string,
+    public createdAt: number,
+    public expiresAt: number,
+    public userId: string | undefined,
+  ) {}
+}
+
+/** How long a prune pass may run before it lets other work in, in milliseconds. */
+const SLICE_MS = 4;
+
+export class MemoryStore implements Store {
+  readonly #sessions = new Map<string, Entry>(); // in least-recently-used order
+  readonly #byUser = new Map<string, Set<string>>();
+  readonly #maxSessions: number;
+  #warnedEviction = false;
+  #timer: NodeJS.Timeout | undefined;
+  #pruning: Promise<number> | undefined;
+
+  // The expiry heap, as two parallel arrays (times and IDs), so it costs 16 bytes a session. An
+  // entry's heap time may be earlier than its real expiry (a touch does not move it); a prune that
+  // finds such an entry puts it back at its real expiry. That keeps touch O(1).
+  #heapTimes: number[] = [];
+  #heapIds: string[] = [];
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const { pruneInterval = 60_000, maxSessions = Infinity } = options;
+    if (!(Number.isFinite(pruneInterval) && pruneInterval >= 0)) {
+      throw new RangeError(`MemoryStore: pruneInterval must be milliseconds >= 0 (0 turns pruning off), got ${pruneInterval}`);
+    }
+    if (!(maxSessions === Infinity || (Number.isInteger(maxSessions) && maxSessions > 0))) {
+      throw new RangeError(`MemoryStore: maxSessions must be a whole number > 0, got ${maxSessions}`);
+    }
+    this.#maxSessions = maxSessions;
+    if (pruneInterval > 0) {
+      this.#timer = setInterval(() => void this.prune(), pruneInterval);
+      this.#timer.unref(); // a session store must never be what keeps the process alive
+    }
+  }
+
+  /** The number of sessions held (an expired one counts until a prune or a `get` removes it). */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.#remove(id, entry);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async set(id: string, record: SessionRecord): Promise<void> {
+    const old = this.#sessions.get(id);
+    if (old !== undefined) {
+      this.#sessions.delete(id); // re-inserting moves it to the most-recently-used end
+      if (old.userId !== record.userId) this.#unindex(id, old.userId);
+    } else if (this.#sessions.size >= this.#maxSessions) {
+      this.#evictOne();
+    }
+    this.#sessions.set(id, new Entry(record.data, record.createdAt, record.expiresAt, record.userId));
+    if (record.userId !== undefined) this.#index(id, record.userId);
+    if (old === undefined || record.expiresAt < old.expiresAt) this.#push(record.expiresAt, id);
+  }
+
+  async touch(id: string, expiresAt: number): Promise<void> {
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return;
+    this.#sessions.delete(id);
+    this.#sessions.set(id, entry);
+    if (expiresAt < entry.expiresAt) this.#push(expiresAt, id);
+    entry.expiresAt = expiresAt;
+  }
+
+  async delete(id: string): Promise<void> {
+    const entry = this.#sessions.get(id);
+    if (entry !== undefined) this.#remove(id, entry);
+  }
+
+  async idsOfUser(userId: string): Promise<string[]> {
+    const now = Date.now();
+    const ids = this.#byUser.get(userId) ?? [];
+    return [...ids].filter((id) => (this.#sessions.get(id)?.expiresAt ?? 0) > now);
+  }
+
+  async deleteUser(userId: string): Promise<number> {
+    const ids = [...(this.#byUser.get(userId) ?? [])];
+    for (const id of ids) await this.delete(id);
+    return ids.length;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Removes every expired session and says how many went. Runs by itself on the prune timer; call
+   * it yourself when the timer is off. A pass in progress is shared, never run twice at once.
+   */
+  prune(): Promise<number> {
+    this.#pruning ??= this.#prunePass().finally(() => (this.#pruning = undefined));
+    return this.#pruning;
+  }
+
+  async #prunePass(): Promise<number> {
+    const times = this.#heapTimes;
+    const ids = this.#heapIds;
+    let removed = 0;
+    let now = Date.now();
+    let sliceStart = performance.now();
+    for (let n = 1; times.length > 0 && times[0]! <= now; n++) {
+      const id = ids[0]!;
+      this.#pop();
+      const entry = this.#sessions.get(id);
+      if (entry !== undefined) {
+        if (entry.expiresAt <= now) {
+          this.#remove(id, entry);
+          removed++;
+        } else {
+          this.#push(entry.expiresAt, id); // touched since it was queued: wait for its real expiry
+        }
+      }
+      if (n % 512 === 0 && performance.now() - sliceStart > SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve)); // let requests in
+        now = Date.now();
+        sliceStart = performance.now();
+      }
+    }
+    // Deleted sessions leave their heap slot behind until it comes up. Under a flood with a cap
+    // those could pile up, so rebuild the heap when it is mostly stale.
+    if (times.length > 1024 && times.length > 2 * this.#sessions.size) this.#rebuildHeap();
+    debug('prune: removed %d expired sessions, %d left', removed, this.#sessions.size);
+    return removed;
+  }
+
+  #remove(id: string, entry: Entry): void {
+    this.#sessions.delete(id);
+    this.#unindex(id, entry.userId);
+  }
+
+  #evictOne(): void {
+    // Map iterates in insertion order, and set/touch re-insert: the first key is the least recently used.
+    const oldest = this.#sessions.keys().next();
+    if (oldest.done) return;
+    if (!this.#warnedEviction) {
+      this.#warnedEviction = true;
+      process.emitWarning(
+        `MemoryStore holds maxSessions (${this.#maxSessions}) sessions; evicting the least recently used to make room`,
+        { code: 'PLAIN_SESSION_EVICTING' },
+      );
+    }
+    debug('evict %s: maxSessions reached', shortId(oldest.value));
+    this.#remove(oldest.value, this.#sessions.get(oldest.value)!);
+  }
+
+  #index(id: string, userId: string): void {
+    let ids = this.#byUser.get(userId);
+    if (ids === undefined) this.#byUser.set(userId, (ids = new Set()));
+    ids.add(id);
+  }
+
+  #unindex(id: string, userId: string | undefined): void {
+    if (userId === undefined) return;
+    const ids = this.#byUser.get(userId);
+    if (ids === undefined) return;
+    ids.delete(id);
+    if (ids.size === 0) this.#byUser.delete(userId);
+  }
+
+  // A binary min-heap on #heapTimes, with #heapIds moved alongside.
+
+  #push(time: number, id: string): void {
+    const times = this.#heapTimes;
+    const ids = this.#heapIds;
+    let i = times.length;
+    times.push(time);
+    ids.push(id);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (times[parent]! <= time) break;
+      times[i] = times[parent]!;
+      ids[i] = ids[parent]!;
+      i = parent;
+    }
+    times[i] = time;
+    ids[i] = id;
+  }
+
+  #pop(): void {
+    const times = this.#heapTimes;
+    const ids = this.#heapIds;
+    const lastTime = times.pop()!;
+    const lastId = ids.pop()!;
+    const size = times.length;
+    if (size === 0) return;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      if (child + 1 < size && times[child + 1]! < times[child]!) child++;
+      if (times[child]! >= lastTime) break;
+      times[i] = times[child]!;
+      ids[i] = ids[child]!;
+      i = child;
+    }
+    times[i] = lastTime;
+    ids[i] = lastId;
+  }
+
+  #rebuildHeap(): void {
+    this.#heapTimes = [];
+    this.#heapIds = [];
+    for (const [id, entry] of this.#sessions) this.#push(entry.expiresAt, id);
+  }
+}

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, mock, test } from 'node:test';
+import { generateId } from '../lib/id.js';
+import { MemoryStore } from '../lib/memory-store.js';
+import { runStoreContract } from './store-contract.js';
+
+runStoreContract('MemoryStore', () => new MemoryStore());
+
+const record = (expiresAt: number, userId?: string) => ({ data: '{"views":1}', createdAt: Date.now(), expiresAt, userId });
+
+describe('MemoryStore', () => {
+  test('options are checked', () => {
+    assert.throws(() => new MemoryStore({ pruneInterval: -1 }), { name: 'RangeError', message: /pruneInterval must be milliseconds/ });
+    assert.throws(() => new MemoryStore({ maxSessions: 0 }), { name: 'RangeError', message: /maxSessions must be a whole number/ });
+    assert.throws(() => new MemoryStore({ maxSessions: 1.5 }), RangeError);
+  });
+
+  test('size counts the sessions held', async () => {
+    const store = new MemoryStore({ pruneInterval: 0 });
+    assert.equal(store.size, 0);
+    const id = generateId();
+    await store.set(id, record(Date.now() + 60_000));
+    await store.set(generateId(), record(Date.now() + 60_000));
+    assert.equal(store.size, 2);
+    await store.delete(id);
+    assert.equal(store.size, 1);
+  });
+
+  test('prune removes exactly the expired sessions, however they got their expiry', async () => {
+    const store = new MemoryStore({ pruneInterval: 0 });
+    const now = Date.now();
+    const live = [];
+    for (let i = 0; i < 300; i++) {
+      const id = generateId();
+      // every third expired, every third live, every third set to expire and then touched alive
+      if (i % 3 === 0) await store.set(id, record(now - 1000));
+      else if (i % 3 === 1) (await store.set(id, record(now + 60_000)), live.push(id));
+      else {
+        await store.set(id, record(now - 500));
+        await store.touch(id, now + 60_000);
+        live.push(id);
+      }
+    }
+    assert.equal(await store.prune(), 100);
+    assert.equal(store.size, 200);
+    for (const id of live) assert.ok(await store.get(id), 'live and touched sessions survive');
+    assert.equal(await store.prune(), 0, 'a second pass finds nothing');
+  });
+
+  test('a session set again with an earlier expiry is still pruned on time', async () => {
+    const store = new MemoryStore({ pruneInterval: 0 });
+    const id = generateId();
+    await store.set(id, record(Date.now() + 60_000));
+    await store.set(id, record(Date.now() - 1));
+    assert.equal(await store.prune(), 1);
+    assert.equal(store.size, 0);
+  });
+
+  test('prune runs on its timer, and close() stops it', async () => {
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      const store = new MemoryStore({ pruneInterval: 1000 });
+      await store.set(generateId(), record(Date.now() - 1));
+      assert.equal(store.size, 1);
+      mock.timers.tick(1000);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(store.size, 0, 'the timer pruned it');
+      await store.close();
+      await store.set(generateId(), record(Date.now() - 1));
+      mock.timers.tick(5000);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(store.size, 1, 'no prune after close()');
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  test('the prune timer never keeps the process alive', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const url = new URL('../lib/memory-store.js', import.meta.url).href;
+    const started = Date.now();
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', `import { MemoryStore } from '${url}'; new MemoryStore({ pruneInterval: 60000 });`], { timeout: 10_000 });
+    assert.equal(child.status, 0, String(child.stderr));
+    assert.ok(Date.now() - started < 10_000, 'the process exited by itself');
+  });
+
+  test('maxSessions evicts the least recently used session and warns once', async () => {
+    const store = new MemoryStore({ pruneInterval: 0, maxSessions: 3 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(String(w.code));
+    process.on('warning', onWarning);
+    try {
+      const [a, b, c, d, e] = Array.from({ length: 5 }, generateId) as [string, string, string, string, string];
+      const later = Date.now() + 60_000;
+      await store.set(a, record(later));
+      await store.set(b, record(later));
+      await store.set(c, record(later));
+      await store.touch(a, later + 1); // a is now the most recently used
+      await store.set(d, record(later)); // evicts b
+      assert.equal(store.size, 3);
+      assert.equal(await store.get(b), undefined);
+      assert.ok(await store.get(a));
+      await store.set(e, record(later)); // evicts c
+      assert.equal(await store.get(c), undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings, ['PLAIN_SESSION_EVICTING']);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  test('a prune of many expired sessions yields to the event loop', async () => {
+    const store = new MemoryStore({ pruneInterval: 0 });
+    const past = Date.now() - 1;
+    for (let i = 0; i < 200_000; i++) await store.set(generateId(), record(past));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const removed = await store.prune();
+    clearInterval(timer);
+    assert.equal(removed, 200_000);
+    assert.ok(ticks > 0, 'timers ran while the prune was going on');
+  });
+});

@@ -1,0 +1,524 @@
+/**
+ * The session manager over real sockets: each behaviour of the core issue, one `describe` each.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect as connectHttp2, createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { connect as connectTcp, type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { after, describe, mock, test } from 'node:test';
+import { isWellFormedId } from '../lib/id.js';
+import { MemoryStore } from '../lib/memory-store.js';
+import { createSessions, SessionError, type SessionsOptions } from '../lib/sessions.js';
+import { Client, cookieValue, InstrumentedStore, serve, type Served } from './helpers.js';
+
+type Data = { n?: number; user?: string; list?: number[] };
+
+const servers: Served[] = [];
+after(async () => {
+  for (const s of servers) await s.close();
+});
+
+/** A counter app: `/` reads, `/add` increments, `/login` regenerates, `/logout` destroys. */
+async function counterApp(options: SessionsOptions = {}) {
+  const sessions = createSessions<Data>({ ...options, store: options.store ?? new MemoryStore({ pruneInterval: 0 }) });
+  const served = await serve(
+    sessions.wrap(async (req, res, session) => {
+      const url = req.url ?? '/';
+      if (url === '/add') session.data.n = (session.data.n ?? 0) + 1;
+      if (url === '/login') {
+        await session.regenerate();
+        session.data.user = 'ada';
+        res.writeHead(302, { location: '/' });
+        res.end();
+        return;
+      }
+      if (url === '/logout') await session.destroy();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ id: session.isNew ? null : session.id, isNew: session.isNew, data: session.data }));
+    }),
+  );
+  servers.push(served);
+  return { sessions, served, client: new Client(served.url) };
+}
+
+const SID = /^sid=([A-Za-z0-9_-]{43})$/;
+
+describe('1. reading the Cookie header', () => {
+  test('finds the session among other cookies, with blanks and tabs around them', async () => {
+    const { client, served } = await counterApp();
+    await client.get('/add');
+    const sid = client.jar.get('sid');
+    const other = new Client(served.url);
+    const reply = await other.request('/', { headers: { cookie: ` a=1;\tsid=${sid} ;b="x" ; junk; c=%zz` } });
+    assert.deepEqual(JSON.parse(reply.body).data, { n: 1 });
+  });
+
+  test('the first of duplicate names wins', async () => {
+    const { client, served } = await counterApp();
+    await client.get('/add');
+    const sid = client.jar.get('sid');
+    const reply = await new Client(served.url).request('/', { headers: { cookie: `sid=${sid}; sid=AAAA` } });
+    assert.deepEqual(JSON.parse(reply.body).data, { n: 1 });
+  });
+
+  test('reads every Cookie header line of an HTTP/1.1 request', async () => {
+    const { client, served } = await counterApp();
+    await client.get('/add');
+    const sid = client.jar.get('sid');
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connectTcp(served.port, '127.0.0.1', () => {
+        socket.end(`GET / HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: sid=${sid}\r\nConnection: close\r\n\r\n`);
+      });
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /"data":\{"n":1\}/);
+  });
+
+  test('hostile cookies never crash the server', async () => {
+    const { served } = await counterApp();
+    const client = new Client(served.url);
+    for (const cookie of ['__proto__=1; constructor=2; toString=3', '=;=;;;', 'sid=%', 'sid="', `sid=${'A'.repeat(8000)}`, 'sid=\u00ff\u00fe']) {
+      const reply = await client.request('/', { headers: { cookie } });
+      assert.equal(reply.status, 200, cookie);
+      assert.equal(JSON.parse(reply.body).isNew, true);
+    }
+    assert.equal(({} as Record<string, unknown>).constructor, Object, 'Object.prototype untouched');
+  });
+});
+
+describe('2. writing Set-Cookie', () => {
+  test("the handler's own Set-Cookie headers are kept next to the session cookie", async () => {
+    const sessions = createSessions<Data>();
+    const served = await serve(
+      sessions.wrap((req, res, session) => {
+        session.data.n = 1;
+        if (req.url === '/head') {
+          res.writeHead(200, { 'Set-Cookie': ['theme=dark', 'lang=en'] });
+          res.end('ok');
+          return;
+        }
+        res.setHeader('Set-Cookie', ['theme=dark', 'lang=en']);
+        res.end('ok');
+      }),
+    );
+    servers.push(served);
+    for (const path of ['/set', '/head']) {
+      const reply = await new Client(served.url).get(path);
+      const names = reply.setCookies.map((c) => c.split('=')[0]).sort();
+      assert.deepEqual(names, ['lang', 'sid', 'theme'], path);
+    }
+  });
+});
+
+describe('3. IDs', () => {
+  test('are 256-bit base64url, different every time', async () => {
+    const { served } = await counterApp();
+    const ids = new Set<string>();
+    for (let i = 0; i < 50; i++) {
+      const reply = await new Client(served.url).get('/add');
+      const sid = cookieValue(reply.setCookies, 'sid')!;
+      assert.ok(isWellFormedId(sid), sid);
+      assert.equal(Buffer.from(sid, 'base64url').length, 32);
+      ids.add(sid);
+    }
+    assert.equal(ids.size, 50);
+  });
+
+  test('a malformed cookie is rejected without a store lookup', async () => {
+    const store = new InstrumentedStore();
+    const { served } = await counterApp({ store });
+    for (const bad of ['short', `${'A'.repeat(42)}!`, 'A'.repeat(44), `${'A'.repeat(42)}B`]) {
+      await new Client(served.url).request('/', { headers: { cookie: `sid=${bad}` } });
+    }
+    assert.equal(store.calls.get, 0);
+  });
+});
+
+describe('4. strict mode: unknown IDs are never adopted', () => {
+  test('a well-formed ID the server never issued gets a new session with another ID', async () => {
+    const { served } = await counterApp();
+    const planted = 'A'.repeat(43);
+    const client = new Client(served.url);
+    client.jar.set('sid', planted);
+    const reply = await client.get('/add');
+    const issued = cookieValue(reply.setCookies, 'sid');
+    assert.ok(issued && issued !== planted);
+    assert.equal(JSON.parse((await client.get('/')).body).data.n, 1);
+  });
+
+  test('a destroyed session ID gives a fresh session', async () => {
+    const { client } = await counterApp();
+    await client.get('/add');
+    const old = client.jar.get('sid')!;
+    await client.get('/logout');
+    assert.equal(client.jar.has('sid'), false, 'the cookie was expired');
+    client.jar.set('sid', old);
+    const reply = await client.get('/');
+    assert.equal(JSON.parse(reply.body).isNew, true);
+  });
+
+  test('login regenerates: the old ID is dead at once, the data moves', async () => {
+    const { client } = await counterApp();
+    await client.get('/add');
+    const before = client.jar.get('sid')!;
+    const login = await client.get('/login');
+    assert.equal(login.status, 302);
+    const afterLogin = client.jar.get('sid')!;
+    assert.notEqual(afterLogin, before);
+    assert.deepEqual(JSON.parse((await client.get('/')).body).data, { n: 1, user: 'ada' });
+    client.jar.set('sid', before);
+    assert.equal(JSON.parse((await client.get('/')).body).isNew, true);
+  });
+});
+
+describe('5. lazy sessions', () => {
+  test('requests that never change the session set no cookie and store nothing', async () => {
+    const store = new InstrumentedStore();
+    const { served } = await counterApp({ store });
+    for (let i = 0; i < 100; i++) {
+      const reply = await new Client(served.url).get('/');
+      assert.deepEqual(reply.setCookies, []);
+    }
+    assert.equal(store.inner.size, 0);
+    assert.equal(store.calls.set, 0);
+  });
+
+  test('reading a session does not rewrite it', async () => {
+    const store = new InstrumentedStore();
+    const { client } = await counterApp({ store });
+    await client.get('/add');
+    assert.equal(store.calls.set, 1);
+    for (let i = 0; i < 5; i++) {
+      const reply = await client.get('/');
+      assert.deepEqual(reply.setCookies, [], 'no cookie for a read');
+    }
+    assert.equal(store.calls.set, 1);
+    assert.equal(store.calls.touch, 0, 'no touch either, within the renewal step');
+  });
+});
+
+describe('6. timeouts', () => {
+  const MIN = 60_000;
+  test('an idle session dies, an active one lives until its absolute lifetime', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const store = new InstrumentedStore();
+    const { client } = await counterApp({ store, idleTimeout: 10 * MIN, absoluteTimeout: 60 * MIN });
+    const first = await client.get('/add');
+    assert.match(first.setCookies[0]!, /Max-Age=600;/, 'the cookie expires with the idle timeout');
+    const id = client.jar.get('sid');
+
+    for (let minute = 5; minute < 60; minute += 5) {
+      t.mock.timers.tick(5 * MIN);
+      const reply = await client.get('/');
+      assert.equal(JSON.parse(reply.body).data.n, 1, `alive at minute ${minute}`);
+      assert.equal(client.jar.get('sid'), id);
+    }
+    assert.equal(store.calls.set, 1, 'activity touched the session without rewriting it');
+    assert.ok(store.calls.touch >= 10);
+    t.mock.timers.tick(5 * MIN); // minute 60: past the absolute lifetime
+    assert.equal(JSON.parse((await client.get('/')).body).isNew, true);
+
+    await client.get('/add');
+    t.mock.timers.tick(10 * MIN + 1000);
+    assert.equal(JSON.parse((await client.get('/')).body).isNew, true, 'idle past the timeout');
+  });
+
+  test('bad durations are refused with the fix in the message', () => {
+    assert.throws(() => createSessions({ idleTimeout: 0 }), { name: 'RangeError', message: /idleTimeout must be a positive number of milliseconds/ });
+    assert.throws(() => createSessions({ idleTimeout: Infinity }), RangeError);
+    assert.throws(() => createSessions({ absoluteTimeout: -5 }), RangeError);
+    assert.doesNotThrow(() => createSessions({ absoluteTimeout: Infinity }));
+  });
+});
+
+describe('8. cookie attributes', () => {
+  test('HttpOnly, SameSite=Lax, Path=/ and Cache-Control: no-store by default; no Secure over plain HTTP', async () => {
+    const { client } = await counterApp();
+    const reply = await client.get('/add');
+    const line = reply.setCookies[0]!;
+    assert.match(line, /; Path=\//);
+    assert.match(line, /; HttpOnly/);
+    assert.match(line, /; SameSite=Lax/);
+    assert.doesNotMatch(line, /Secure/);
+    assert.equal(reply.headers.get('cache-control'), 'no-store');
+  });
+
+  test("the handler's own Cache-Control is kept", async () => {
+    const sessions = createSessions<Data>();
+    const served = await serve(
+      sessions.wrap((_req, res, session) => {
+        session.data.n = 1;
+        res.setHeader('Cache-Control', 'private, max-age=5');
+        res.end();
+      }),
+    );
+    servers.push(served);
+    assert.equal((await new Client(served.url).get('/')).headers.get('cache-control'), 'private, max-age=5');
+  });
+
+  test('Secure over TLS, and with __Host- names', async () => {
+    const sessions = createSessions<Data>({ cookie: { name: '__Host-sid' } });
+    const server = createHttpsServer(
+      { key: readFileSync(new URL('../../test/fixtures/localhost-key.pem', import.meta.url)), cert: readFileSync(new URL('../../test/fixtures/localhost-cert.pem', import.meta.url)) },
+      sessions.wrap((_req, res, session) => {
+        session.data.n = 1;
+        res.end('tls');
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const { request } = await import('node:https');
+      const setCookie = await new Promise<string[]>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false }, (res) => {
+          res.resume();
+          resolve(res.headers['set-cookie'] ?? []);
+        })
+          .on('error', reject)
+          .end();
+      });
+      assert.match(setCookie[0]!, /^__Host-sid=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('configurations that break cookie rules are refused', () => {
+    assert.throws(() => createSessions({ cookie: { name: '__Host-sid', domain: 'example.com' } }), { name: 'TypeError', message: /__Host-/ });
+    assert.throws(() => createSessions({ cookie: { name: '__Host-sid', path: '/app' } }), TypeError);
+    assert.throws(() => createSessions({ cookie: { name: '__Host-sid', secure: false } }), TypeError);
+    assert.throws(() => createSessions({ cookie: { name: '__Secure-sid', secure: false } }), TypeError);
+    assert.throws(() => createSessions({ cookie: { sameSite: 'none', secure: false } }), /needs secure: true/);
+    assert.throws(() => createSessions({ cookie: { name: 'bad name' } }), { name: 'TypeError', message: /cookie name is invalid/ });
+    assert.throws(() => createSessions({ cookie: { path: '/a;b' } }), /option path is invalid/);
+    assert.throws(() => createSessions({ cookie: { domain: 'evil.com;x' } }), /option domain is invalid/);
+    assert.throws(() => createSessions({ cookie: { sameSite: 'sometimes' as 'lax' } }), /option sameSite is invalid/);
+  });
+
+  test('persistent: false sends a browser-session cookie', async () => {
+    const { client } = await counterApp({ cookie: { persistent: false } });
+    const reply = await client.get('/add');
+    assert.doesNotMatch(reply.setCookies[0]!, /Max-Age|Expires/);
+  });
+});
+
+describe('9. read-your-writes', () => {
+  test('a redirect right after login sees the login, with a store that takes 50 ms to write', async () => {
+    const store = new InstrumentedStore();
+    store.delay = 50;
+    const { client } = await counterApp({ store });
+    const login = await client.get('/login');
+    assert.equal(login.status, 302);
+    const follow = await client.get('/');
+    assert.equal(JSON.parse(follow.body).data.user, 'ada');
+  });
+
+  test('streaming, large writes and pipe() keep working, and the session is saved', async () => {
+    const store = new InstrumentedStore();
+    store.delay = 20;
+    const sessions = createSessions<Data>({ store });
+    const chunk = 'x'.repeat(64 * 1024);
+    const served = await serve(
+      sessions.wrap((req, res, session) => {
+        session.data.n = (session.data.n ?? 0) + 1;
+        if (req.url === '/pipe') {
+          Readable.from(Array.from({ length: 32 }, () => chunk)).pipe(res);
+          return;
+        }
+        for (let i = 0; i < 32; i++) res.write(chunk);
+        res.end('!');
+      }),
+    );
+    servers.push(served);
+    const client = new Client(served.url);
+    const written = await client.get('/write');
+    assert.equal(written.body.length, 32 * chunk.length + 1);
+    const piped = await client.get('/pipe');
+    assert.equal(piped.body.length, 32 * chunk.length);
+    assert.equal(store.calls.set, 2);
+    assert.equal(JSON.parse((await store.inner.get(client.jar.get('sid')!))!.data).n, 2);
+  });
+});
+
+describe('10. failures', () => {
+  test('a throwing or rejecting handler gets a 500, onError is called, the server keeps serving', async () => {
+    const errors: SessionError[] = [];
+    const sessions = createSessions<Data>({ onError: (error) => errors.push(error) });
+    const served = await serve(
+      sessions.wrap(async (req, res, session) => {
+        session.data.n = 1;
+        if (req.url === '/throw') throw new Error('boom');
+        if (req.url === '/reject') await Promise.reject(new Error('async boom'));
+        if (req.url === '/late') {
+          res.write('partial');
+          throw new Error('after headers');
+        }
+        res.end('fine');
+      }),
+    );
+    servers.push(served);
+    const client = new Client(served.url);
+    assert.equal((await client.get('/throw')).status, 500);
+    assert.equal((await client.get('/reject')).status, 500);
+    await assert.rejects(client.get('/late'), 'the cut response is visible to the client');
+    assert.equal((await client.get('/ok')).body, 'fine');
+    assert.deepEqual(errors.map((e) => e.statusCode), [500, 500, 500]);
+    assert.equal((errors[0]!.cause as Error).message, 'boom');
+  });
+
+  test('a store that rejects gets a 503, and service resumes when it recovers', async () => {
+    const store = new InstrumentedStore();
+    const errors: number[] = [];
+    const { client } = await counterApp({ store, onError: (e) => errors.push(e.statusCode) });
+    await client.get('/add');
+    store.fail.get = new Error('store down');
+    assert.equal((await client.get('/')).status, 503);
+    store.fail = { set: new Error('store down') };
+    assert.equal((await client.get('/add')).status, 503);
+    store.fail = {};
+    const reply = await client.get('/add');
+    assert.equal(reply.status, 200);
+    assert.equal(JSON.parse(reply.body).data.n, 2, 'the failed write was not counted');
+    assert.deepEqual(errors, [503, 503]);
+  });
+
+  test('an onError hook that answers itself is respected, and one that throws does not crash', async () => {
+    const store = new InstrumentedStore();
+    store.fail.get = new Error('down');
+    const quiet = mock.method(console, 'error', () => {});
+    try {
+      const own = await counterApp({
+        store,
+        onError: (_e, _req, res) => {
+          res.statusCode = 418;
+          res.end('teapot');
+        },
+      });
+      own.client.jar.set('sid', 'A'.repeat(43));
+      assert.equal((await own.client.get('/')).status, 418);
+      const throwing = await counterApp({
+        store,
+        onError: () => {
+          throw new Error('hook bug');
+        },
+      });
+      throwing.client.jar.set('sid', 'A'.repeat(43));
+      assert.equal((await throwing.client.get('/')).status, 503);
+    } finally {
+      quiet.mock.restore();
+    }
+  });
+});
+
+describe('concurrency within one process', () => {
+  test('50 parallel requests on one session lose no update, even with an async handler', async () => {
+    const store = new InstrumentedStore();
+    store.delay = 5;
+    const sessions = createSessions<Data>({ store });
+    const served = await serve(
+      sessions.wrap(async (_req, res, session) => {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+        session.data.list ??= [];
+        session.data.list.push(session.data.list.length);
+        session.data.n = (session.data.n ?? 0) + 1;
+        res.end(String(session.data.n));
+      }),
+    );
+    servers.push(served);
+    const client = new Client(served.url);
+    await client.get('/');
+    await Promise.all(Array.from({ length: 50 }, () => client.get('/')));
+    const stored = JSON.parse((await store.inner.get(client.jar.get('sid')!))!.data) as Data;
+    assert.equal(stored.n, 51);
+    assert.equal(stored.list?.length, 51);
+    console.log(`# concurrency: 50 parallel requests, ${51 - (stored.n ?? 0)} lost updates`);
+  });
+});
+
+describe('wrap() on other servers', () => {
+  test('works with the node:http2 compatibility API', async () => {
+    const sessions = createSessions<Data>();
+    const server = createSecureServer(
+      { key: readFileSync(new URL('../../test/fixtures/localhost-key.pem', import.meta.url)), cert: readFileSync(new URL('../../test/fixtures/localhost-cert.pem', import.meta.url)) },
+      sessions.wrap<Http2ServerRequest, Http2ServerResponse>((_req, res, session) => {
+        session.data.n = (session.data.n ?? 0) + 1;
+        res.end(String(session.data.n));
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = connectHttp2(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    const get = (cookie: string[]) =>
+      new Promise<{ body: string; setCookie: string[] }>((resolve, reject) => {
+        const stream = client.request({ ':path': '/', ...(cookie.length ? { cookie } : {}) });
+        let body = '';
+        let setCookie: string[] = [];
+        stream.on('response', (headers) => (setCookie = (headers['set-cookie'] as string[] | undefined) ?? []));
+        stream.on('data', (chunk) => (body += chunk));
+        stream.on('end', () => resolve({ body, setCookie }));
+        stream.on('error', reject);
+      });
+    try {
+      const first = await get([]);
+      assert.equal(first.body, '1');
+      const sid = first.setCookie[0]!.split(';')[0]!;
+      assert.match(first.setCookie[0]!, /Secure/, 'HTTP/2 over TLS gets Secure');
+      const second = await get(['theme=dark', sid]); // cookies as separate header fields (RFC 9113 §8.2.3)
+      assert.equal(second.body, '2');
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  test('the teaching form: load, commit, end', async () => {
+    const sessions = createSessions<Data>();
+    const served = await serve(async (req, res) => {
+      const session = await sessions.load(req);
+      assert.equal(req.session, session);
+      session.data.n = (session.data.n ?? 0) + 1;
+      await sessions.commit(session, res);
+      res.end(String(session.data.n));
+    });
+    servers.push(served);
+    const client = new Client(served.url);
+    await client.get('/');
+    assert.equal((await client.get('/')).body, '2');
+  });
+});
+
+describe('11. tracing with NODE_DEBUG', () => {
+  test('prints each step of a request', async () => {
+    const { spawn } = await import('node:child_process');
+    const lib = new URL('../lib/index.js', import.meta.url).href;
+    const script = `
+      import { createServer } from 'node:http';
+      import { createSessions, MemoryStore } from '${lib}';
+      const store = new MemoryStore({ pruneInterval: 0 });
+      const sessions = createSessions({ store });
+      const server = createServer(sessions.wrap((req, res, s) => { s.data.n = 1; res.end('x'); }));
+      server.listen(0, '127.0.0.1', async () => {
+        const url = 'http://127.0.0.1:' + server.address().port;
+        const first = await fetch(url);
+        const sid = first.headers.get('set-cookie').split(';')[0];
+        await fetch(url, { headers: { cookie: sid } });
+        await fetch(url, { headers: { cookie: 'sid=nonsense' } });
+        await store.prune();
+        server.close(); server.closeAllConnections();
+      });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_DEBUG: 'plain-session' } });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    for (const step of [/cookie sid set/, /session \S+: save/, /session \S+: loaded/, /not a well-formed session ID/, /prune: removed 0/]) {
+      assert.match(stderr, step);
+    }
+  });
+});
