@@ -70,6 +70,12 @@ export interface SessionsOptions {
    * the request itself, plain-session does. Default: `console.error`.
    */
   onError?: (error: SessionError, req: AnyRequest, res: AnyResponse) => void;
+  /**
+   * Milliseconds a store call may take before the request is answered 503 anyway, so a hung
+   * database cannot pile up requests forever. Default 5000. Not applied to the `MemoryStore`,
+   * which cannot hang.
+   */
+  storeTimeout?: number;
 }
 
 /** An error on the way through a request; `statusCode` says what the visitor was answered. */
@@ -131,6 +137,10 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
   readonly #onError: NonNullable<SessionsOptions['onError']>;
   /** Sessions some request of this process is using right now, by ID (see SessionCore). */
   readonly #active = new Map<string, SessionCore>();
+  readonly #storeTimeout: number;
+  /** Store calls in flight, watched by one timer rather than a timer per call. */
+  readonly #calls = new Set<{ deadline: number; fail: (error: Error) => void }>();
+  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(options: SessionsOptions) {
     if (options === null || typeof options !== 'object') {
@@ -147,6 +157,7 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
     this.#cookie = checkCookieOptions(options.cookie ?? {});
     this.#onError = options.onError ?? ((error) => console.error('plain-session:', error));
     if (typeof this.#onError !== 'function') throw new TypeError('createSessions: onError must be a function (error, req, res) => void');
+    this.#storeTimeout = this.store instanceof MemoryStore ? Infinity : checkDuration('storeTimeout', options.storeTimeout ?? 5000, true);
   }
 
   /**
@@ -194,7 +205,41 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
 
   /** Stops the store's timers and closes it, so the process can exit. */
   async close(): Promise<void> {
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
     await this.store.close?.();
+  }
+
+  /**
+   * Calls the store and makes sure the answer is a promise that settles within `storeTimeout`,
+   * whatever the store does: return a value, throw synchronously, or never answer.
+   */
+  #call<R>(call: () => R | Promise<R>): Promise<R> {
+    let answer: Promise<R>;
+    try {
+      answer = Promise.resolve(call());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#storeTimeout === Infinity) return answer;
+    return new Promise<R>((resolve, reject) => {
+      const pending = { deadline: Date.now() + this.#storeTimeout, fail: reject };
+      this.#calls.add(pending);
+      answer.then(
+        (value) => (this.#calls.delete(pending), resolve(value)),
+        (error: unknown) => (this.#calls.delete(pending), reject(error)),
+      );
+      this.#watchdog ??= setInterval(() => this.#expireCalls(), Math.max(10, Math.min(this.#storeTimeout / 4, 1000))).unref();
+    });
+  }
+
+  #expireCalls(): void {
+    const now = Date.now();
+    for (const pending of this.#calls) {
+      if (pending.deadline > now) continue;
+      this.#calls.delete(pending);
+      pending.fail(new Error(`session store did not answer within ${this.#storeTimeout} ms (storeTimeout)`));
+    }
   }
 
   // --- Loading -------------------------------------------------------------------------------
@@ -225,7 +270,8 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
     const active = this.#hold(value);
     if (active !== undefined) return active;
 
-    const record = await this.#server!.get(value);
+    const server = this.#server!;
+    const record = await this.#call(() => server.get(value));
     const raced = this.#hold(value); // another request may have loaded it while we waited
     if (raced !== undefined) return raced;
     const data = record !== undefined && record.createdAt + this.#absolute > now ? parseData(record.data) : undefined;
@@ -267,7 +313,8 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
       await handler(req, res, session);
     } catch (error) {
       if (!flight.ending) this.#release(session);
-      this.#fail(new SessionError('request handler failed', 500, { cause: error }), req, res, flight);
+      const failure = error instanceof SessionError ? error : new SessionError('request handler failed', 500, { cause: error });
+      this.#fail(failure, req, res, flight);
     }
   }
 
@@ -399,7 +446,7 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
     }
     if (changed) return this.#write(core, json);
     if (renewed) return this.#queue(core, (id) => this.#server!.touch(id, expiresAt), 'touch');
-    return undefined;
+    return core.writing; // a save started earlier (at writeHead, or by a concurrent request) must finish first
   }
 
   /** Saves the whole record. */
@@ -422,7 +469,7 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
     const id = core.id;
     const run = () => {
       debug('session %s: %s', shortId(id), what);
-      return write(id);
+      return this.#call(() => write(id));
     };
     const previous = core.writing;
     const current = previous === undefined ? run() : previous.then(run, run);
@@ -502,8 +549,14 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
   async #remove(core: SessionCore, id: string): Promise<void> {
     // Wait for writes in flight under the old ID, or one of them could bring it back to life.
     await core.writing?.catch(() => {});
-    if (this.#server !== undefined) await this.#server.delete(id);
-    else await this.#sealer?.revoke?.(id, core.expiresAt);
+    const server = this.#server;
+    const sealer = this.#sealer;
+    try {
+      if (server !== undefined) await this.#call(() => server.delete(id));
+      else await this.#call(() => sealer?.revoke?.(id, core.expiresAt));
+    } catch (error) {
+      throw new SessionError('session store failed while removing a session', 503, { cause: error });
+    }
   }
 }
 

@@ -388,6 +388,35 @@ describe('10. failures', () => {
     assert.deepEqual(errors, [503, 503]);
   });
 
+  test('a store that hangs or throws synchronously gets a 503 within storeTimeout', async () => {
+    const hanging = new InstrumentedStore();
+    const { client } = await counterApp({ store: hanging, storeTimeout: 100, onError: () => {} });
+    await client.get('/add');
+    hanging.get = () => new Promise(() => {});
+    const started = Date.now();
+    assert.equal((await client.get('/')).status, 503);
+    assert.ok(Date.now() - started < 2000);
+    hanging.get = () => {
+      throw new Error('sync throw');
+    };
+    assert.equal((await client.get('/')).status, 503);
+    const throwingSet = new InstrumentedStore();
+    throwingSet.set = () => {
+      throw new Error('sync throw');
+    };
+    const second = await counterApp({ store: throwingSet, onError: () => {} });
+    assert.equal((await second.client.get('/add')).status, 503);
+    assert.equal((await second.client.get('/')).status, 200);
+  });
+
+  test('a store failing during regenerate() answers 503', async () => {
+    const store = new InstrumentedStore();
+    const { client } = await counterApp({ store, onError: () => {} });
+    await client.get('/add');
+    store.fail.delete = new Error('down');
+    assert.equal((await client.get('/login')).status, 503);
+  });
+
   test('an onError hook that answers itself is respected, and one that throws does not crash', async () => {
     const store = new InstrumentedStore();
     store.fail.get = new Error('down');

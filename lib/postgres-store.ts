@@ -1,0 +1,210 @@
+/**
+ * The database technique on PostgreSQL: sessions in a table every process and every machine can
+ * reach, so they survive restarts and a load balancer may send each request anywhere.
+ *
+ * You create the pool and hand it over; this package depends on no driver. Anything with
+ * `query(text, params)` resolving to `{ rows }` works, such as `pg`'s `Pool` or `Client`. Give a
+ * pool an error listener (`pool.on('error', log)`): pg emits one when the server drops an idle
+ * connection (a restart), and an error event nobody listens to ends the process. A pool also
+ * reconnects by itself, so the store serves again as soon as the database is back.
+ *
+ * What is kept, in one table (created if missing, default name `sessions`):
+ * - `id`: SHA-256 of the session ID (`hashId`), never the ID itself. A leaked table or backup then
+ *   holds no cookie anyone could replay (OWASP Session Management Cheat Sheet, "Session ID
+ *   storage": https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html).
+ * - `data` (text), `user_id` (text, indexed); `created_at`, `expires_at` as BIGINT epoch
+ *   milliseconds, the unit of `SessionRecord`, read with the clock of the Node process (keep the
+ *   servers' clocks in sync, as NTP does). Writes are last-writer-wins.
+ *
+ * Expired rows are invisible at once (every read asks for `expires_at > now`). Each process also
+ * sweeps them on an `unref()`ed timer jittered by ±20%, in DELETEs of at most 1000 rows chosen
+ * with `FOR UPDATE SKIP LOCKED`: each statement holds its row locks briefly, and two processes
+ * sweeping at once take different rows instead of waiting for each other.
+ */
+import { debug } from './debug.js';
+import { hashId } from './id.js';
+import { checkPruneInterval, startPruneTimer, type PruneTimer } from './prune-timer.js';
+import type { SessionRecord, Store } from './store.js';
+
+/** The part of a `pg` `Pool` or `Client` we use. */
+export interface PostgresClient {
+  query(text: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount?: number | null }>;
+}
+
+export interface PostgresStoreOptions {
+  /** The table's name: letters, digits and `_`, not starting with a digit. Default `sessions`. */
+  table?: string;
+  /** Milliseconds between sweeps of expired rows (±20%); `0` turns the timer off. Default 60 000. */
+  pruneInterval?: number;
+  /** Told when a background sweep fails (the next one retries). Default: a `NODE_DEBUG` trace. */
+  onPruneError?: (error: unknown) => void;
+}
+
+/** How many expired rows one DELETE removes, and how many batches one sweep runs at most. */
+const PRUNE_BATCH = 1000;
+const PRUNE_MAX_BATCHES = 100;
+
+interface Row {
+  data: string;
+  created_at: string | number; // pg returns BIGINT as a string, to lose no precision
+  expires_at: string | number;
+  user_id: string | null;
+}
+
+export class PostgresStore implements Store {
+  readonly #pool: PostgresClient;
+  readonly #table: string;
+  readonly #timer: PruneTimer;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+
+  /**
+   * `pool` stays yours: `close()` stops the sweep but does not end the pool.
+   * Throws a `TypeError` for a client without `query` or an unsafe table name.
+   */
+  constructor(pool: PostgresClient, options: PostgresStoreOptions = {}) {
+    const { table = 'sessions', pruneInterval = 60_000, onPruneError = logPruneError } = options;
+    if (typeof pool?.query !== 'function') {
+      throw new TypeError("PostgresStore: pass something with query(text, params), e.g. new Pool() from 'pg'");
+    }
+    this.#pool = pool;
+    this.#table = checkTableName(table, 'PostgresStore');
+    this.#timer = startPruneTimer(() => this.prune(), checkPruneInterval(pruneInterval, 'PostgresStore'), onPruneError);
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const { rows } = await this.#query(
+      `SELECT data, created_at, expires_at, user_id FROM "${this.#table}" WHERE id = $1 AND expires_at > $2`,
+      [hashId(id), Date.now()],
+    );
+    const row = rows[0] as Row | undefined;
+    if (row === undefined) return undefined;
+    const record: SessionRecord = {
+      data: row.data,
+      createdAt: Number(row.created_at),
+      expiresAt: Number(row.expires_at),
+    };
+    if (row.user_id !== null) record.userId = row.user_id;
+    return record;
+  }
+
+  async set(id: string, record: SessionRecord): Promise<void> {
+    await this.#query(
+      `INSERT INTO "${this.#table}" (id, data, created_at, expires_at, user_id) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,
+         expires_at = EXCLUDED.expires_at, user_id = EXCLUDED.user_id`,
+      [hashId(id), record.data, Math.floor(record.createdAt), Math.floor(record.expiresAt), record.userId ?? null],
+    );
+  }
+
+  async touch(id: string, expiresAt: number): Promise<void> {
+    // `expires_at > now`: an expired row that is not swept yet must stay dead, not come back.
+    await this.#query(`UPDATE "${this.#table}" SET expires_at = $1 WHERE id = $2 AND expires_at > $3`, [
+      Math.floor(expiresAt),
+      hashId(id),
+      Date.now(),
+    ]);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.#query(`DELETE FROM "${this.#table}" WHERE id = $1`, [hashId(id)]);
+  }
+
+  /**
+   * The live sessions bound to `userId`, as their *hashed* keys: the IDs themselves are not kept.
+   * The keys are opaque handles, good for counting or listing devices, not for use as cookies.
+   */
+  async idsOfUser(userId: string): Promise<string[]> {
+    const { rows } = await this.#query(`SELECT id FROM "${this.#table}" WHERE user_id = $1 AND expires_at > $2`, [
+      userId,
+      Date.now(),
+    ]);
+    return (rows as { id: string }[]).map((row) => row.id);
+  }
+
+  async deleteUser(userId: string): Promise<number> {
+    const result = await this.#query(`DELETE FROM "${this.#table}" WHERE user_id = $1 AND expires_at > $2`, [
+      userId,
+      Date.now(),
+    ]);
+    return result.rowCount ?? result.rows.length;
+  }
+
+  /** Stops the sweep timer (waiting for a sweep under way). The pool stays open: it is yours. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#timer.stop();
+  }
+
+  /**
+   * Deletes expired rows and says how many. Runs by itself on the timer; call it from a job of your
+   * own when `pruneInterval` is 0. Works in batches of 1000 rows, at most 100 batches a call.
+   */
+  async prune(): Promise<number> {
+    const t = `"${this.#table}"`;
+    let removed = 0;
+    for (let batch = 0; batch < PRUNE_MAX_BATCHES && !this.#closed; batch++) {
+      const result = await this.#query(
+        `DELETE FROM ${t} WHERE id IN
+           (SELECT id FROM ${t} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [Date.now(), PRUNE_BATCH],
+      );
+      const changes = result.rowCount ?? result.rows.length;
+      removed += changes;
+      if (changes < PRUNE_BATCH) break;
+    }
+    debug('prune %s: removed %d expired sessions', this.#table, removed);
+    return removed;
+  }
+
+  /** Runs a query once the table exists. */
+  async #query(text: string, params: unknown[]): Promise<{ rows: unknown[]; rowCount?: number | null }> {
+    // The first call creates the table; if that fails (database down at startup), the next call
+    // tries again, so the store recovers without a restart.
+    this.#ready ??= this.#createTable().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    await this.#ready;
+    return this.#pool.query(text, params);
+  }
+
+  async #createTable(): Promise<void> {
+    const t = `"${this.#table}"`;
+    // One statement, so it runs in one transaction whatever protocol the client speaks. The advisory
+    // lock makes processes starting together take turns: concurrent CREATE TABLE IF NOT EXISTS can
+    // otherwise fail on PostgreSQL's catalog unique index. The partial index on user_id skips the
+    // many sessions nobody has logged in to.
+    await this.#pool.query(`
+      DO $plain_session$ BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext('plain-session'), hashtext('${this.#table}'));
+        CREATE TABLE IF NOT EXISTS ${t} (
+          id TEXT PRIMARY KEY,
+          data TEXT NOT NULL,
+          created_at BIGINT NOT NULL,
+          expires_at BIGINT NOT NULL,
+          user_id TEXT
+        );
+        CREATE INDEX IF NOT EXISTS "${this.#table}_expires_at" ON ${t} (expires_at);
+        CREATE INDEX IF NOT EXISTS "${this.#table}_user_id" ON ${t} (user_id) WHERE user_id IS NOT NULL;
+      END $plain_session$`);
+  }
+}
+
+/**
+ * Checks a table name. It is spliced into SQL (names cannot be bound as parameters), so only plain
+ * identifiers are allowed: that rules out SQL injection through a configuration value. At most 48
+ * characters, so the index names made from it stay under PostgreSQL's 63.
+ */
+function checkTableName(table: unknown, owner: string): string {
+  if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,47}$/.test(table)) {
+    throw new TypeError(
+      `${owner}: option table must be 1 to 48 letters, digits or _, not starting with a digit, got ${JSON.stringify(table)}`,
+    );
+  }
+  return table;
+}
+
+function logPruneError(error: unknown): void {
+  debug('prune failed, will retry on the next sweep: %s', error);
+}

@@ -1,0 +1,83 @@
+/**
+ * The background sweep of the SQL stores: every so often, delete the rows that have expired.
+ *
+ * Expired rows are already invisible (every query asks for `expires_at > now`), so pruning is
+ * housekeeping, not security, and it must never get in the way of requests:
+ * - the timer is `unref()`ed, so it never keeps a process alive on its own;
+ * - each wait is jittered by ±20%, so a fleet of processes started together (a deploy) does not
+ *   prune in lockstep and hit the database at the same instant forever after;
+ * - runs never overlap: the next wait starts when the previous sweep has finished;
+ * - a failed sweep is not fatal (the database may be down for a moment); the next one retries.
+ */
+
+/** A running sweep schedule. */
+export interface PruneTimer {
+  /** Stops the schedule. Resolves once a sweep that is under way has finished. */
+  stop(): Promise<void>;
+}
+
+/** How far each wait may stray from the interval, as a fraction of it. */
+export const PRUNE_JITTER = 0.2;
+
+/**
+ * Checks a `pruneInterval` option: milliseconds between sweeps, or 0 for no timer (prune from a
+ * cron job instead, by calling the store's `prune()`).
+ */
+export function checkPruneInterval(value: unknown, owner: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `${owner}: option pruneInterval must be a number of milliseconds >= 0 (0 turns the timer off), got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Calls `sweep` about every `intervalMs` milliseconds (each wait drawn from ±20% around it) until
+ * `stop()` is called. `intervalMs` of 0 starts nothing. Errors from `sweep` go to `onError` and
+ * do not stop the schedule.
+ */
+export function startPruneTimer(
+  sweep: () => Promise<unknown>,
+  intervalMs: number,
+  onError: (error: unknown) => void,
+): PruneTimer {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  const schedule = (): void => {
+    if (stopped || intervalMs === 0) return;
+    const jitter = 1 - PRUNE_JITTER + Math.random() * 2 * PRUNE_JITTER;
+    timer = setTimeout(run, intervalMs * jitter);
+    timer.unref();
+  };
+
+  const run = (): void => {
+    timer = undefined;
+    running = sweep().then(
+      () => undefined,
+      (error: unknown) => {
+        try {
+          onError(error);
+        } catch {
+          // A throwing hook must not become an unhandled rejection that takes the server down.
+        }
+      },
+    );
+    void running.finally(() => {
+      running = undefined;
+      schedule();
+    });
+  };
+
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}

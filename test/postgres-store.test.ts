@@ -1,0 +1,232 @@
+/**
+ * PostgresStore against a real PostgreSQL (DATABASE_URL, started by `.ci/services.sh`), through
+ * `pg`'s Pool. Each test works in a table of its own, dropped afterwards.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { generateId, hashId } from '../lib/id.js';
+import { PostgresStore, type PostgresClient } from '../lib/postgres-store.js';
+import type { SessionRecord } from '../lib/store.js';
+import { requireDriver, serviceUrl, uniqueName } from './services.js';
+import { runStoreContract } from './store-contract.js';
+
+interface Pool extends PostgresClient {
+  end(): Promise<void>;
+}
+
+const url = serviceUrl('DATABASE_URL');
+const HOUR = 3_600_000;
+
+function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now();
+  return { data: '{"cart":["apple"]}', createdAt: now, expiresAt: now + HOUR, ...overrides };
+}
+
+if (url) {
+  const { Pool } = requireDriver('pg') as { Pool: new (options: { connectionString: string; max?: number }) => Pool };
+  const pool = new Pool({ connectionString: url, max: 4 });
+  const tables: string[] = [];
+  after(async () => {
+    for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+    await pool.end();
+  });
+
+  /** A store on a table of its own. */
+  function setup(t: { after(fn: () => unknown): void }) {
+    const table = uniqueName('sessions');
+    tables.push(table);
+    const store = new PostgresStore(pool, { table, pruneInterval: 0 });
+    t.after(() => store.close());
+    return { store, table };
+  }
+
+  runStoreContract('PostgresStore with pg', () => {
+    const table = uniqueName('sessions');
+    tables.push(table);
+    return new PostgresStore(pool, { table });
+  });
+
+  describe('PostgresStore with pg', () => {
+    test('keeps a record and gives it back unchanged', async (t) => {
+      const { store } = setup(t);
+      const id = generateId();
+      const stored = record({ data: `{"text":"héllo 🍪 '); DROP TABLE sessions; --","big":"${'x'.repeat(100_000)}"}`, userId: 'u1' });
+      await store.set(id, stored);
+      assert.deepEqual(await store.get(id), stored);
+      assert.equal(await store.get(generateId()), undefined);
+    });
+
+    test('set replaces the whole record, userId included', async (t) => {
+      const { store } = setup(t);
+      const id = generateId();
+      await store.set(id, record({ userId: 'u1' }));
+      const replacement = record({ data: '{"n":2}' });
+      await store.set(id, replacement);
+      assert.deepEqual(await store.get(id), replacement);
+      assert.deepEqual(await store.idsOfUser('u1'), []);
+    });
+
+    test('concurrent sets of one session leave one whole record (last writer wins)', async (t) => {
+      const { store } = setup(t);
+      const id = generateId();
+      const writes = Array.from({ length: 8 }, (_, i) => record({ data: `{"n":${i}}` }));
+      await Promise.all(writes.map((write) => store.set(id, write)));
+      const got = await store.get(id);
+      assert.ok(writes.some((write) => JSON.stringify(write) === JSON.stringify(got)));
+    });
+
+    test('an expired record is gone at once, before any prune', async (t) => {
+      const { store, table } = setup(t);
+      const id = generateId();
+      await store.set(id, record({ expiresAt: Date.now() - 1 }));
+      assert.equal(await store.get(id), undefined);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${table}"`);
+      assert.deepEqual(rows, [{ n: 1 }], 'the row is still there, only invisible');
+    });
+
+    test('touch moves the expiry and leaves the data', async (t) => {
+      const { store } = setup(t);
+      const id = generateId();
+      const stored = record();
+      await store.set(id, stored);
+      await store.touch(id, stored.expiresAt + HOUR);
+      assert.deepEqual(await store.get(id), { ...stored, expiresAt: stored.expiresAt + HOUR });
+    });
+
+    test('touch creates nothing and does not revive an expired record', async (t) => {
+      const { store, table } = setup(t);
+      const missing = generateId();
+      await store.touch(missing, Date.now() + HOUR);
+      assert.equal(await store.get(missing), undefined);
+      const expired = generateId();
+      await store.set(expired, record({ expiresAt: Date.now() - 1 }));
+      await store.touch(expired, Date.now() + HOUR);
+      assert.equal(await store.get(expired), undefined);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${table}"`);
+      assert.deepEqual(rows, [{ n: 1 }]);
+    });
+
+    test('delete removes a record and ignores a missing one', async (t) => {
+      const { store } = setup(t);
+      const id = generateId();
+      await store.set(id, record());
+      await store.delete(id);
+      assert.equal(await store.get(id), undefined);
+      await store.delete(id);
+    });
+
+    test('keeps the SHA-256 of the ID, never the ID', async (t) => {
+      const { store, table } = setup(t);
+      const id = generateId();
+      await store.set(id, record({ userId: 'u1' }));
+      const { rows } = await pool.query(`SELECT * FROM "${table}"`);
+      assert.equal(rows.length, 1);
+      assert.equal((rows[0] as { id: string }).id, hashId(id));
+      assert.ok(!JSON.stringify(rows).includes(id), 'the raw ID appears nowhere in the table');
+    });
+
+    test('lists and deletes the live sessions of a user', async (t) => {
+      const { store } = setup(t);
+      const [a, b, expired, other] = [generateId(), generateId(), generateId(), generateId()];
+      await store.set(a, record({ userId: 'alice' }));
+      await store.set(b, record({ userId: 'alice' }));
+      await store.set(expired, record({ userId: 'alice', expiresAt: Date.now() - 1 }));
+      await store.set(other, record({ userId: 'bob' }));
+      assert.deepEqual((await store.idsOfUser('alice')).sort(), [hashId(a), hashId(b)].sort());
+      assert.equal(await store.deleteUser('alice'), 2);
+      assert.equal(await store.get(a), undefined);
+      assert.equal(await store.get(b), undefined);
+      assert.deepEqual(await store.idsOfUser('alice'), []);
+      assert.equal(await store.deleteUser('alice'), 0);
+      assert.ok(await store.get(other), "another user's session stays");
+    });
+
+    test('prune deletes expired rows in batches and leaves live ones', async (t) => {
+      const { store, table } = setup(t);
+      await store.get(generateId()); // creates the table
+      await pool.query(
+        `INSERT INTO "${table}" (id, data, created_at, expires_at)
+         SELECT 'dead' || n, '{}', 0, $1 FROM generate_series(1, 2500) AS n`,
+        [Date.now() - 1],
+      );
+      const live = generateId();
+      await store.set(live, record());
+      assert.equal(await store.prune(), 2500);
+      assert.equal(await store.prune(), 0);
+      assert.ok(await store.get(live));
+    });
+
+    test('creates its table and indexes on first use, under the name given', async (t) => {
+      const { store, table } = setup(t);
+      const indexes = async () =>
+        (await pool.query('SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY indexname', [table])).rows;
+      assert.deepEqual(await indexes(), [], 'nothing before first use');
+      await store.get(generateId());
+      assert.deepEqual(await indexes(), [
+        { indexname: `${table}_expires_at` },
+        { indexname: `${table}_pkey` },
+        { indexname: `${table}_user_id` },
+      ]);
+      const { rows } = await pool.query(
+        'SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position',
+        [table],
+      );
+      assert.deepEqual(rows, [
+        { column_name: 'id', data_type: 'text' },
+        { column_name: 'data', data_type: 'text' },
+        { column_name: 'created_at', data_type: 'bigint' },
+        { column_name: 'expires_at', data_type: 'bigint' },
+        { column_name: 'user_id', data_type: 'text' },
+      ]);
+    });
+
+    test('stores starting together on a new table do not collide', async (t) => {
+      // Plain concurrent CREATE TABLE IF NOT EXISTS fails now and then on PostgreSQL's catalog
+      // ("duplicate key value violates unique constraint pg_type_typname_nsp_index"), as when a
+      // fleet of processes starts on an empty database. Eight warm connections make that likely.
+      const wide = new Pool({ connectionString: url, max: 8 });
+      t.after(() => wide.end());
+      await Promise.all(Array.from({ length: 8 }, () => wide.query('SELECT pg_sleep(0.01)')));
+      for (let round = 0; round < 5; round++) {
+        const table = uniqueName('sessions');
+        tables.push(table);
+        const stores = Array.from({ length: 8 }, () => new PostgresStore(wide, { table, pruneInterval: 0 }));
+        await Promise.all(stores.map((store) => store.get(generateId())));
+        await Promise.all(stores.map((store) => store.close()));
+      }
+    });
+
+    test('a failed table creation is retried by the next call', async (t) => {
+      // A client that is down for its first query, like a database that starts after the app.
+      let down = true;
+      const flaky: PostgresClient = {
+        query: (text, params) => (down ? Promise.reject(new Error('connection refused')) : pool.query(text, params)),
+      };
+      const table = uniqueName('sessions');
+      tables.push(table);
+      const store = new PostgresStore(flaky, { table, pruneInterval: 0 });
+      t.after(() => store.close());
+      await assert.rejects(store.get(generateId()), /connection refused/);
+      down = false;
+      const id = generateId();
+      await store.set(id, record());
+      assert.ok(await store.get(id));
+    });
+
+    test('close leaves the pool open', async () => {
+      const store = new PostgresStore(pool);
+      await store.close();
+      assert.deepEqual((await pool.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
+    });
+
+    test('rejects unsafe table names and bad options', () => {
+      for (const table of ['', '1sessions', 'sessions; DROP TABLE users', 'a"b', 'public.sessions', 'x'.repeat(49), 42]) {
+        assert.throws(() => new PostgresStore(pool, { table: table as string }), TypeError, `table ${String(table)}`);
+      }
+      for (const pruneInterval of [-1, NaN, Infinity, '60000']) {
+        assert.throws(() => new PostgresStore(pool, { pruneInterval: pruneInterval as number }), RangeError);
+      }
+      assert.throws(() => new PostgresStore({} as PostgresClient), TypeError);
+    });
+  });
+}
