@@ -5,10 +5,15 @@
  *   - in the cookie:   CookieStore
  * This file only re-exports; each concept lives in its own file.
  */
-export { createSessions, SessionManager, SessionError, COOKIE_SIZE_LIMIT } from './sessions.js';
-export type { SessionsOptions, SessionCookieOptions, SessionHandler, AnyRequest, AnyResponse } from './sessions.js';
+export { createSessions, SessionManager } from './sessions.js';
+export type { SessionHandler } from './sessions.js';
+export { SessionError } from './options.js';
+export type { SessionsOptions, SessionCookieOptions, AnyRequest, AnyResponse } from './options.js';
+export { COOKIE_SIZE_LIMIT } from './session-cookie.js';
 export { Session } from './session.js';
 export { MemoryStore } from './memory-store.js';
+export { CookieStore } from './cookie-store.js';
+export type { CookieStoreOptions, CookieRejection } from './cookie-store.js';
 export type { MemoryStoreOptions } from './memory-store.js';
 export type { Store, SessionRecord, SealingStore, AnyStore } from './store.js';
 export { parseCookie, stringifySetCookie } from './cookie.js';

@@ -66,11 +66,6 @@ export interface SealingStore {
    * such input. `stale` is true when the cookie was sealed with an old key and should be resealed.
    */
   unseal(value: string, now: number): { id: string; record: SessionRecord; stale: boolean } | undefined;
-  /**
-   * Called when a session is destroyed or regenerated. A sealed cookie cannot be taken back, so a
-   * store that wants to refuse it before it expires must remember `id` until `expiresAt`. Optional.
-   */
-  revoke?(id: string, expiresAt: number): void | Promise<void>;
   close?(): Promise<void>;
 }
 

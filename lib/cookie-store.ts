@@ -1,0 +1,141 @@
+/**
+ * The cookie store: the whole session travels in the cookie, sealed, and the server keeps nothing.
+ *
+ * This is the first of the three techniques. Each response that changes the session sends the
+ * session's ID, data, creation time, expiry and user, encrypted and authenticated with AES-256-GCM
+ * (see `seal.ts`); each request opens it again. Because the expiry travels inside the seal, the idle
+ * timeout and the absolute lifetime (OWASP Session Management Cheat Sheet, "Session Expiration",
+ * https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html#session-expiration)
+ * are enforced from the cookie alone: a cookie replayed after its expiry is refused even if the
+ * browser, or a thief, kept it.
+ *
+ * What a stateless session cannot do: forget a cookie before it expires. There is no server-side
+ * record to delete, so `destroy()` only asks the browser to drop its copy; a stolen copy keeps
+ * working until its idle timeout or absolute lifetime runs out. The mitigations, in order:
+ * - keep the idle timeout short, since every unused copy dies that long after its last use;
+ * - pass `isRevoked` with a small denylist of destroyed session IDs (keep each ID as long as the
+ *   absolute lifetime), or refuse the sessions of a user created before a "log out everywhere" time;
+ * - when you need revocation for real, use a server-side store.
+ *
+ * Size: browsers promise only 4096 bytes per cookie, name, value and attributes together
+ * (RFC 6265 §6.1, https://www.rfc-editor.org/rfc/rfc6265#section-6.1). Sealing adds 113 bytes
+ * (key ID, IV, tag, session ID and times) and base64url then writes every 3 bytes as 4 characters,
+ * so with the cookie's name and attributes the JSON of `session.data` has about 2.9 KB to live in.
+ * The manager refuses to send a bigger cookie rather than lose the session silently.
+ */
+import { isWellFormedId } from './id.js';
+import { createSealer, type SealRejection, type Sealer } from './seal.js';
+import type { SealingStore, SessionRecord } from './store.js';
+
+export { COOKIE_SIZE_LIMIT } from './session-cookie.js';
+
+/** Why the cookie store refused a cookie: a reason from `seal.ts`, or the session inside is over. */
+export type CookieRejection = SealRejection | 'expired' | 'revoked';
+
+export interface CookieStoreOptions {
+  /**
+   * The secret the cookies are sealed with: at least 32 random characters. Give a list to rotate:
+   * the first seals, all of them unseal, and a cookie opened with an older one is resealed with the
+   * first on that response.
+   */
+  secret: string | readonly string[];
+  /**
+   * Hears about every cookie that was refused, with the reason and the cookie's value, for logging.
+   * The request then goes on with a fresh session. Called synchronously; do not throw from it.
+   */
+  onReject?: (reason: CookieRejection, value: string) => void;
+  /**
+   * Called for each cookie that opened and has not expired; answer `true` to refuse it. This is how
+   * a stateless store can still log out a stolen cookie: keep the IDs of destroyed sessions in a
+   * set until their absolute lifetime has passed, or refuse `record.userId`'s sessions with a
+   * `record.createdAt` before the moment they asked to "log out everywhere".
+   */
+  isRevoked?: (id: string, record: SessionRecord) => boolean;
+}
+
+/**
+ * A `SealingStore` that keeps sessions in the cookie itself. Use it as
+ * `createSessions({ store: new CookieStore({ secret: process.env.SESSION_SECRET }) })`.
+ *
+ * Throws a `TypeError` at construction when the secret is missing, shorter than 32 characters, or
+ * when `onReject` or `isRevoked` is not a function.
+ */
+export class CookieStore implements SealingStore {
+  readonly kind = 'cookie' as const;
+  readonly #sealer: Sealer;
+  readonly #onReject: ((reason: CookieRejection, value: string) => void) | undefined;
+  readonly #isRevoked: ((id: string, record: SessionRecord) => boolean) | undefined;
+
+  constructor(options: CookieStoreOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('CookieStore needs options: new CookieStore({ secret: process.env.SESSION_SECRET }).');
+    }
+    for (const name of ['onReject', 'isRevoked'] as const) {
+      if (options[name] !== undefined && typeof options[name] !== 'function') {
+        throw new TypeError(`CookieStore option ${name} must be a function, got ${typeof options[name]}.`);
+      }
+    }
+    this.#sealer = createSealer(options.secret);
+    this.#onReject = options.onReject;
+    this.#isRevoked = options.isRevoked;
+  }
+
+  /**
+   * Seals a session into a cookie value. The layout inside the seal is one line of JSON for the
+   * fixed fields, a newline, then `record.data` as is: putting the data inside a JSON string would
+   * escape every quote in it and make the cookie bigger for nothing.
+   *
+   * Throws a `TypeError` when `id` is not an ID from `generateId()`: such a cookie would be refused
+   * by `unseal` on the next request, and that mistake is better found here.
+   */
+  seal(id: string, record: SessionRecord): string {
+    if (typeof id !== 'string' || !isWellFormedId(id)) {
+      throw new TypeError('CookieStore.seal needs a session ID made by generateId().');
+    }
+    const header = JSON.stringify([id, record.createdAt, record.expiresAt, record.userId ?? null]);
+    return this.#sealer.seal(header + '\n' + record.data);
+  }
+
+  /**
+   * Opens a cookie value at time `now` (epoch ms). Answers `undefined`, and tells `onReject` why,
+   * when the cookie is malformed, sealed with an unknown key or format, tampered with, expired
+   * (`now >= expiresAt`) or revoked. Never throws on any cookie. `stale` is true when an older
+   * secret opened it, so the manager reseals it with the current one.
+   */
+  unseal(value: string, now: number): { id: string; record: SessionRecord; stale: boolean } | undefined {
+    const onReject = this.#onReject;
+    const reject = (reason: CookieRejection): undefined => {
+      onReject?.(reason, value);
+      return undefined;
+    };
+    const opened = this.#sealer.unseal(value, onReject && reject);
+    if (opened === undefined) return undefined;
+
+    const parsed = parsePayload(opened.plaintext);
+    // Only our own code seals, so this fails only if a payload layout changes without a new version.
+    if (parsed === undefined) return reject('malformed');
+    if (now >= parsed.record.expiresAt) return reject('expired');
+    if (this.#isRevoked?.(parsed.id, parsed.record)) return reject('revoked');
+    return { id: parsed.id, record: parsed.record, stale: opened.keyIndex !== 0 };
+  }
+}
+
+function parsePayload(plaintext: string): { id: string; record: SessionRecord } | undefined {
+  // JSON.stringify never writes a raw newline, so the first one ends the header.
+  const newline = plaintext.indexOf('\n');
+  if (newline === -1) return undefined;
+  let header: unknown;
+  try {
+    header = JSON.parse(plaintext.slice(0, newline));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(header) || header.length !== 4) return undefined;
+  const [id, createdAt, expiresAt, userId] = header as unknown[];
+  if (typeof id !== 'string' || !isWellFormedId(id)) return undefined;
+  if (typeof createdAt !== 'number' || typeof expiresAt !== 'number') return undefined;
+  if (userId !== null && typeof userId !== 'string') return undefined;
+  const record: SessionRecord = { data: plaintext.slice(newline + 1), createdAt, expiresAt };
+  if (userId !== null) record.userId = userId;
+  return { id, record };
+}

@@ -1,0 +1,149 @@
+/**
+ * The options of `createSessions`, their defaults, and the checks that turn a mistake in them into
+ * an error at startup rather than a mystery on the first request.
+ *
+ * The default timeouts follow OWASP's Session Management Cheat Sheet ("Session Expiration"):
+ * an idle timeout of 15–30 minutes and an absolute one of 4–8 hours for low-risk applications.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { stringifySetCookie } from './cookie.js';
+import { MemoryStore } from './memory-store.js';
+import { isSealingStore, type AnyStore } from './store.js';
+
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+export interface SessionCookieOptions {
+  /** The cookie's name. Default `'sid'`. A `__Host-` prefix makes the browser enforce Secure, Path=/ and no Domain. */
+  name?: string;
+  /** Default `'/'`: the whole site. */
+  path?: string;
+  /** Default unset: only the exact host that set it. */
+  domain?: string;
+  /**
+   * Default `'auto'`: Secure when the request came over TLS. Behind a proxy that terminates TLS,
+   * the connection to Node is plain HTTP, so set `true` there.
+   */
+  secure?: boolean | 'auto';
+  /** Default `'lax'`: not sent on cross-site POSTs, a defence against CSRF. */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /** Default `true`: scripts cannot read the cookie, so an XSS bug cannot steal the session. */
+  httpOnly?: boolean;
+  /**
+   * Default `true`: the cookie carries `Max-Age` equal to the session's expiry, so the browser
+   * forgets it when the server would. `false` sends a browser-session cookie instead (gone when
+   * the browser closes; OWASP's preference for high-value sites).
+   */
+  persistent?: boolean;
+}
+
+export interface SessionsOptions {
+  /** Where sessions live. Default: a new `MemoryStore()`. */
+  store?: AnyStore;
+  /** Milliseconds a session may go unused before it dies. Default 30 minutes. */
+  idleTimeout?: number;
+  /** Milliseconds a session may live at most, however active. Default 8 hours. `Infinity` for none. */
+  absoluteTimeout?: number;
+  cookie?: SessionCookieOptions;
+  /**
+   * Called when a handler fails (status 500) or the store fails (status 503). If it does not answer
+   * the request itself, plain-session does. Default: `console.error`.
+   */
+  onError?: (error: SessionError, req: AnyRequest, res: AnyResponse) => void;
+  /**
+   * Milliseconds a store call may take before the request is answered 503 anyway, so a hung
+   * database cannot pile up requests forever. Default 5000. Not applied to the `MemoryStore`,
+   * which cannot hang.
+   */
+  storeTimeout?: number;
+}
+
+/** An error on the way through a request; `statusCode` says what the visitor was answered. */
+export class SessionError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode: 500 | 503,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SessionError';
+  }
+}
+
+export type CookieSettings = Required<Omit<SessionCookieOptions, 'domain'>> & { domain: string | undefined };
+
+export interface Settings {
+  store: AnyStore;
+  idleTimeout: number;
+  absoluteTimeout: number;
+  /** How far the expiry must move before it is written again: throttles touches and cookies. */
+  renewStep: number;
+  cookie: CookieSettings;
+  onError: NonNullable<SessionsOptions['onError']>;
+  storeTimeout: number;
+}
+
+const MINUTE = 60_000;
+
+/** Fills in the defaults and checks every option; throws a TypeError/RangeError that says the fix. */
+export function resolveOptions(options: SessionsOptions): Settings {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError('createSessions(options): options must be an object, e.g. { store: new MemoryStore() }');
+  }
+  const store = options.store ?? new MemoryStore();
+  if (!isSealingStore(store) && !['get', 'set', 'touch', 'delete'].every((m) => typeof (store as unknown as Record<string, unknown>)?.[m] === 'function')) {
+    throw new TypeError('createSessions: store must implement get/set/touch/delete (see lib/store.ts) or be a CookieStore');
+  }
+  const onError = options.onError ?? ((error) => console.error('plain-session:', error));
+  if (typeof onError !== 'function') throw new TypeError('createSessions: onError must be a function (error, req, res) => void');
+
+  const idleTimeout = checkDuration('idleTimeout', options.idleTimeout ?? 30 * MINUTE, false);
+  return {
+    store,
+    idleTimeout,
+    absoluteTimeout: checkDuration('absoluteTimeout', options.absoluteTimeout ?? 480 * MINUTE, true),
+    // Moving the expiry on every request would cost a store write (and a cookie) each time; moving
+    // it once it has slipped by 1% of the idle timeout (1 s to 1 min) is as good and far cheaper.
+    renewStep: Math.max(1000, Math.min(idleTimeout / 100, MINUTE)),
+    cookie: checkCookieOptions(options.cookie ?? {}),
+    onError,
+    storeTimeout: store instanceof MemoryStore ? Infinity : checkDuration('storeTimeout', options.storeTimeout ?? 5000, true),
+  };
+}
+
+function checkDuration(name: string, value: number, infinityOk: boolean): number {
+  if (typeof value !== 'number' || !(value > 0) || (!infinityOk && !Number.isFinite(value))) {
+    throw new RangeError(`createSessions: ${name} must be a positive number of milliseconds${infinityOk ? ' (or Infinity)' : ''}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkCookieOptions(options: SessionCookieOptions): CookieSettings {
+  const cookie: CookieSettings = {
+    name: options.name ?? 'sid',
+    path: options.path ?? '/',
+    domain: options.domain,
+    secure: options.secure ?? 'auto',
+    sameSite: options.sameSite ?? 'lax',
+    httpOnly: options.httpOnly ?? true,
+    persistent: options.persistent ?? true,
+  };
+  if (cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') {
+    throw new TypeError(`createSessions: cookie.secure must be true, false or 'auto', got ${String(cookie.secure)}`);
+  }
+  // Cookie prefixes (RFC 6265bis §4.1.3): the browser drops a cookie that breaks their rules,
+  // which would make every session silently vanish. Refuse the configuration instead.
+  if (cookie.name.startsWith('__Host-') && (cookie.secure === false || cookie.path !== '/' || cookie.domain !== undefined)) {
+    throw new TypeError("createSessions: a '__Host-' cookie needs secure: true or 'auto' (and HTTPS), path: '/' and no domain");
+  }
+  if (cookie.name.startsWith('__Secure-') && cookie.secure === false) {
+    throw new TypeError("createSessions: a '__Secure-' cookie needs secure: true or 'auto' (and HTTPS)");
+  }
+  if (cookie.sameSite === 'none' && cookie.secure === false) {
+    throw new TypeError("createSessions: sameSite: 'none' needs secure: true; browsers reject it otherwise");
+  }
+  // Check every attribute once now, so a typo fails at startup and not on the first request.
+  stringifySetCookie(cookie.name, 'x', { path: cookie.path, sameSite: cookie.sameSite, ...(cookie.domain === undefined ? {} : { domain: cookie.domain }) });
+  return cookie;
+}
