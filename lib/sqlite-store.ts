@@ -21,7 +21,7 @@
  */
 import { debug } from './debug.js';
 import { hashId } from './id.js';
-import { checkPruneInterval, startPruneTimer, type PruneTimer } from './prune-timer.js';
+import { checkPruneInterval, checkTableName, logPruneError, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, type PruneTimer, type SqlStoreOptions } from './sql-shared.js';
 import type { SessionRecord, Store } from './store.js';
 
 /** The part of a prepared statement we use (`node:sqlite` StatementSync, better-sqlite3 Statement). */
@@ -39,18 +39,7 @@ export interface SqliteDatabase {
 
 type SqliteValue = string | number | null;
 
-export interface SqliteStoreOptions {
-  /** The table's name: letters, digits and `_`, not starting with a digit. Default `sessions`. */
-  table?: string;
-  /** Milliseconds between sweeps of expired rows (±20%); `0` turns the timer off. Default 60 000. */
-  pruneInterval?: number;
-  /** Told when a background sweep fails (the next one retries). Default: a `NODE_DEBUG` trace. */
-  onPruneError?: (error: unknown) => void;
-}
-
-/** How many expired rows one DELETE removes, and how many batches one sweep runs at most. */
-const PRUNE_BATCH = 1000;
-const PRUNE_MAX_BATCHES = 100;
+export type SqliteStoreOptions = SqlStoreOptions;
 
 /** The prepared statements, made once the table exists. */
 interface Statements {
@@ -195,21 +184,4 @@ export class SqliteStore implements Store {
     };
     return this.#statements;
   }
-}
-
-/**
- * Checks a table name. It is spliced into SQL (names cannot be bound as parameters), so only plain
- * identifiers are allowed: that rules out SQL injection through a configuration value.
- */
-function checkTableName(table: unknown, owner: string): string {
-  if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,47}$/.test(table)) {
-    throw new TypeError(
-      `${owner}: option table must be 1 to 48 letters, digits or _, not starting with a digit, got ${JSON.stringify(table)}`,
-    );
-  }
-  return table;
-}
-
-function logPruneError(error: unknown): void {
-  debug('prune failed, will retry on the next sweep: %s', error);
 }

@@ -1,5 +1,6 @@
 /**
- * The background sweep of the SQL stores: every so often, delete the rows that have expired.
+ * What the SQL stores (SQLite, PostgreSQL) share: their options, the check of a table name, and
+ * the background sweep that deletes expired rows every so often.
  *
  * Expired rows are already invisible (every query asks for `expires_at > now`), so pruning is
  * housekeeping, not security, and it must never get in the way of requests:
@@ -9,6 +10,40 @@
  * - runs never overlap: the next wait starts when the previous sweep has finished;
  * - a failed sweep is not fatal (the database may be down for a moment); the next one retries.
  */
+
+import { debug } from './debug.js';
+
+/** The options of `SqliteStore` and `PostgresStore`. */
+export interface SqlStoreOptions {
+  /** The table's name: letters, digits and `_`, not starting with a digit. Default `sessions`. */
+  table?: string;
+  /** Milliseconds between sweeps of expired rows (±20%); `0` turns the timer off. Default 60 000. */
+  pruneInterval?: number;
+  /** Told when a background sweep fails (the next one retries). Default: a `NODE_DEBUG` trace. */
+  onPruneError?: (error: unknown) => void;
+}
+
+/** How many expired rows one DELETE removes, and how many batches one sweep runs at most. */
+export const PRUNE_BATCH = 1000;
+export const PRUNE_MAX_BATCHES = 100;
+
+/**
+ * Checks a table name. It is spliced into SQL (names cannot be bound as parameters), so only plain
+ * identifiers are allowed: that rules out SQL injection through a configuration value. The length
+ * cap keeps derived index names under PostgreSQL's 63-character limit.
+ */
+export function checkTableName(table: unknown, owner: string): string {
+  if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,47}$/.test(table)) {
+    throw new TypeError(
+      `${owner}: option table must be 1 to 48 letters, digits or _, not starting with a digit, got ${JSON.stringify(table)}`,
+    );
+  }
+  return table;
+}
+
+export function logPruneError(error: unknown): void {
+  debug('prune failed, will retry on the next sweep: %s', error);
+}
 
 /** A running sweep schedule. */
 export interface PruneTimer {
