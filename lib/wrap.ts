@@ -24,6 +24,8 @@ export interface Committer {
 /** Where one request stands. */
 interface Flight {
   end: (...args: unknown[]) => unknown;
+  /** The arguments of a `writeHead` call not yet passed on (see the hook). */
+  head: unknown[] | undefined;
   headersDone: boolean;
   ending: boolean;
   failed: boolean;
@@ -50,7 +52,7 @@ export async function runWrapped<Req extends AnyRequest, Res extends AnyResponse
 function hook(committer: Committer, req: AnyRequest, res: AnyResponse, session: Session<object>): Flight {
   const writeHead = res.writeHead as (...args: unknown[]) => AnyResponse;
   const secure = committer.isSecure(req);
-  const flight: Flight = { end: res.end as Flight['end'], headersDone: false, ending: false, failed: false };
+  const flight: Flight = { end: res.end as Flight['end'], head: undefined, headersDone: false, ending: false, failed: false };
   const core = session.core;
   // A session other requests may share must be let go of even when the client walks away.
   if (core.holders > 0) res.once('close', () => committer.release(session));
@@ -60,6 +62,12 @@ function hook(committer: Committer, req: AnyRequest, res: AnyResponse, session: 
   };
 
   res.writeHead = ((...args: unknown[]) => {
+    if (flight.head !== undefined) {
+      // The first write or end() flushes the headers: send the ones the handler gave earlier.
+      const head = flight.head;
+      flight.head = undefined;
+      return writeHead.apply(res, head);
+    }
     if (!flight.headersDone && !flight.failed) {
       flight.headersDone = true;
       try {
@@ -67,6 +75,14 @@ function hook(committer: Committer, req: AnyRequest, res: AnyResponse, session: 
         keepCookiesThroughWriteHead(res, args);
       } catch (error) {
         fail(error, 500, 'session could not be committed');
+        return res;
+      }
+      // A handler's own `writeHead(303, …)` is kept until the first byte goes out (Node sends
+      // nothing before that either), so that a save failing under `res.writeHead(303, …).end()`
+      // can still be answered with a 503. Node's own call from write()/end() is always
+      // `writeHead(res.statusCode)`, and must go through at once.
+      if (!(args.length === 1 && args[0] === res.statusCode)) {
+        flight.head = args;
         return res;
       }
     }
@@ -109,6 +125,7 @@ export function answerFailure(onError: Settings['onError'], error: SessionError,
   if (flight !== undefined) {
     if (flight.failed) return;
     flight.failed = true;
+    flight.head = undefined; // the handler's status and headers are not what goes out now
   }
   try {
     onError(error, req, res);

@@ -477,6 +477,7 @@ describe('wrap() on other servers', () => {
       { key: readFileSync(new URL('../../test/fixtures/localhost-key.pem', import.meta.url)), cert: readFileSync(new URL('../../test/fixtures/localhost-cert.pem', import.meta.url)) },
       sessions.wrap<Http2ServerRequest, Http2ServerResponse>((_req, res, session) => {
         session.data.n = (session.data.n ?? 0) + 1;
+        res.writeHead(201, { 'x-count': String(session.data.n) });
         res.end(String(session.data.n));
       }),
     );
@@ -488,7 +489,11 @@ describe('wrap() on other servers', () => {
         const stream = client.request({ ':path': '/', ...(cookie.length ? { cookie } : {}) });
         let body = '';
         let setCookie: string[] = [];
-        stream.on('response', (headers) => (setCookie = (headers['set-cookie'] as string[] | undefined) ?? []));
+        stream.on('response', (headers) => {
+          assert.equal(headers[':status'], 201);
+          assert.ok(headers['x-count']);
+          setCookie = (headers['set-cookie'] as string[] | undefined) ?? [];
+        });
         stream.on('data', (chunk) => (body += chunk));
         stream.on('end', () => resolve({ body, setCookie }));
         stream.on('error', reject);

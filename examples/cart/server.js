@@ -4,13 +4,16 @@
 //   npm start                      in-memory sessions (lost when the server restarts)
 //   STORE=cookie npm start         the whole cart sealed inside the cookie
 //   STORE=sqlite npm start         the cart in a SQLite file (survives restarts)
+//   STORE=postgres npm start       the cart in PostgreSQL (DATABASE_URL), shared by many processes
+//   STORE=redis npm start          the cart in Redis (REDIS_URL), shared by many processes
+// store.js says how to point it at your database.
 import { createServer } from 'node:http';
 import { createSessions } from 'plain-session';
 import { makeStore } from './store.js';
 
 const PRODUCTS = ['apple', 'banana', 'cherry', 'dates', 'elderberries'];
 
-const { store, label } = await makeStore(process.env.STORE ?? 'memory');
+const { store, label, close } = await makeStore(process.env.STORE ?? 'memory');
 const sessions = createSessions({ store, cookie: { name: 'cart' } });
 
 const server = createServer(
@@ -70,6 +73,13 @@ server.listen(Number(process.env.PORT ?? 3000), () => {
   console.log(`shopping cart, sessions ${label}, on http://localhost:${server.address().port}`);
 });
 
-// Ctrl-C: stop taking requests, then close the session store so its timers stop.
-process.once('SIGINT', () => server.close(() => sessions.close()));
-process.once('SIGTERM', () => server.close(() => sessions.close()));
+// Ctrl-C (or SIGTERM from a process manager): stop taking requests, let those under way finish,
+// then stop the session store's timers and close its database connection, so the process exits.
+function shutdown() {
+  server.close(async () => {
+    await sessions.close();
+    await close();
+  });
+}
+process.once('SIGINT', shutdown);
+process.once('SIGTERM', shutdown);
