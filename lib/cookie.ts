@@ -61,14 +61,19 @@ function parseInto(cookies: Cookies, header: string): void {
   const length = header.length;
   let start = 0;
   while (start < length) {
+    const eq = header.indexOf('=', start);
+    if (eq === -1) return; // no pair left
     let end = header.indexOf(';', start);
     if (end === -1) end = length;
-    const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end) {
-      const name = trimmed(header, start, eq);
-      if (name !== '' && cookies[name] === undefined) {
-        cookies[name] = decode(unquote(trimmed(header, eq + 1, end)));
-      }
+    if (eq > end) {
+      // Pairs without `=` lie before this `=`: skip to the one holding it, without rescanning
+      // them (looking for `=` from every `;` would make a header of `;;;;` cost quadratic time).
+      start = header.lastIndexOf(';', eq - 1) + 1;
+      continue;
+    }
+    const name = trimmed(header, start, eq);
+    if (name !== '' && cookies[name] === undefined) {
+      cookies[name] = decode(unquote(trimmed(header, eq + 1, end)));
     }
     start = end + 1;
   }
@@ -78,12 +83,15 @@ function findIn(header: string, name: string): string | undefined {
   const length = header.length;
   let start = 0;
   while (start < length) {
+    const eq = header.indexOf('=', start);
+    if (eq === -1) return undefined;
     let end = header.indexOf(';', start);
     if (end === -1) end = length;
-    const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end && trimmed(header, start, eq) === name) {
-      return unquote(trimmed(header, eq + 1, end));
+    if (eq > end) {
+      start = header.lastIndexOf(';', eq - 1) + 1; // as in parseInto
+      continue;
     }
+    if (trimmed(header, start, eq) === name) return unquote(trimmed(header, eq + 1, end));
     start = end + 1;
   }
   return undefined;

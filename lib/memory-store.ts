@@ -92,6 +92,10 @@ export class MemoryStore implements Store {
     this.#sessions.set(id, new Entry(record.data, record.createdAt, record.expiresAt, record.userId));
     if (record.userId !== undefined) this.#index(id, record.userId);
     if (old === undefined || record.expiresAt < old.expiresAt) this.#push(record.expiresAt, id);
+    // Deleted and evicted sessions leave their heap slot behind until it comes up. Under a flood
+    // with a cap those would pile up between prunes, so rebuild the heap once it is mostly stale
+    // (amortised O(1) a set, since the heap must have doubled since the last rebuild).
+    if (this.#heapTimes.length > 1024 && this.#heapTimes.length > 2 * this.#sessions.size) this.#rebuildHeap();
   }
 
   async touch(id: string, expiresAt: number): Promise<void> {
@@ -135,13 +139,12 @@ export class MemoryStore implements Store {
   }
 
   async #prunePass(): Promise<number> {
-    const times = this.#heapTimes;
-    const ids = this.#heapIds;
     let removed = 0;
     let now = Date.now();
     let sliceStart = performance.now();
-    for (let n = 1; times.length > 0 && times[0]! <= now; n++) {
-      const id = ids[0]!;
+    // The heap arrays are read afresh on every turn: a set() while we yield may rebuild them.
+    for (let n = 1; this.#heapTimes.length > 0 && this.#heapTimes[0]! <= now; n++) {
+      const id = this.#heapIds[0]!;
       this.#pop();
       const entry = this.#sessions.get(id);
       if (entry !== undefined) {
@@ -158,9 +161,6 @@ export class MemoryStore implements Store {
         sliceStart = performance.now();
       }
     }
-    // Deleted sessions leave their heap slot behind until it comes up. Under a flood with a cap
-    // those could pile up, so rebuild the heap when it is mostly stale.
-    if (times.length > 1024 && times.length > 2 * this.#sessions.size) this.#rebuildHeap();
     debug('prune: removed %d expired sessions, %d left', removed, this.#sessions.size);
     return removed;
   }
