@@ -38,7 +38,7 @@ class Entry implements SessionRecord {
 const SLICE_MS = 4;
 
 export class MemoryStore implements Store {
-  readonly #sessions = new Map<string, Entry>(); // in least-recently-used order
+  readonly #sessions = new Map<string, Entry>(); // in least-recently-used order when capped
   readonly #byUser = new Map<string, Set<string>>();
   readonly #maxSessions: number;
   #warnedEviction = false;
@@ -83,15 +83,20 @@ export class MemoryStore implements Store {
 
   async set(id: string, record: SessionRecord): Promise<void> {
     const old = this.#sessions.get(id);
-    if (old !== undefined) {
-      this.#sessions.delete(id); // re-inserting moves it to the most-recently-used end
+    if (old === undefined) {
+      if (this.#sessions.size >= this.#maxSessions) this.#evictOne();
+      this.#sessions.set(id, new Entry(record.data, record.createdAt, record.expiresAt, record.userId));
+      this.#push(record.expiresAt, id);
+    } else {
+      if (record.expiresAt < old.expiresAt) this.#push(record.expiresAt, id); // see the heap's comment
       if (old.userId !== record.userId) this.#unindex(id, old.userId);
-    } else if (this.#sessions.size >= this.#maxSessions) {
-      this.#evictOne();
+      old.data = record.data; // copied field by field: the caller's object stays the caller's
+      old.createdAt = record.createdAt;
+      old.expiresAt = record.expiresAt;
+      old.userId = record.userId;
+      this.#used(id, old);
     }
-    this.#sessions.set(id, new Entry(record.data, record.createdAt, record.expiresAt, record.userId));
     if (record.userId !== undefined) this.#index(id, record.userId);
-    if (old === undefined || record.expiresAt < old.expiresAt) this.#push(record.expiresAt, id);
     // Deleted and evicted sessions leave their heap slot behind until it comes up. Under a flood
     // with a cap those would pile up between prunes, so rebuild the heap once it is mostly stale
     // (amortised O(1) a set, since the heap must have doubled since the last rebuild).
@@ -101,10 +106,9 @@ export class MemoryStore implements Store {
   async touch(id: string, expiresAt: number): Promise<void> {
     const entry = this.#sessions.get(id);
     if (entry === undefined) return;
-    this.#sessions.delete(id);
-    this.#sessions.set(id, entry);
     if (expiresAt < entry.expiresAt) this.#push(expiresAt, id);
     entry.expiresAt = expiresAt;
+    this.#used(id, entry);
   }
 
   async delete(id: string): Promise<void> {
@@ -163,6 +167,13 @@ export class MemoryStore implements Store {
     }
     debug('prune: removed %d expired sessions, %d left', removed, this.#sessions.size);
     return removed;
+  }
+
+  /** Moves a session to the most-recently-used end of the map; only a cap needs that order. */
+  #used(id: string, entry: Entry): void {
+    if (this.#maxSessions === Infinity) return;
+    this.#sessions.delete(id);
+    this.#sessions.set(id, entry);
   }
 
   #remove(id: string, entry: Entry): void {

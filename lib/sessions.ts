@@ -13,7 +13,7 @@
  * login already sees the login on the next request (read-your-writes).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { debug, shortId } from './debug.js';
+import { debug, shortId, tracing } from './debug.js';
 import { generateId, isWellFormedId } from './id.js';
 import { resolveOptions, SessionError, type AnyRequest, type AnyResponse, type SessionsOptions, type Settings } from './options.js';
 import { Session, SessionCore, type SessionOwner } from './session.js';
@@ -167,7 +167,7 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
       debug('session %s: unknown or expired; not adopted, new session', shortId(value));
       return this.#fresh(true);
     }
-    debug('session %s: loaded', shortId(value));
+    if (tracing) debug('session %s: loaded', shortId(value));
     const core = new SessionCore(value, data, record.createdAt, record.expiresAt, record.data, record.userId);
     core.holders = 1;
     this.#active.set(value, core);
@@ -200,8 +200,8 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
    * Decides what the response must say about the session and what the store must do, sets the
    * cookie if `headersOpen`, and starts the save. Returns the save, or `undefined` when there is
    * nothing to wait for. Throws (synchronously) only for programmer errors.
+   * @internal
    */
-  /** @internal */
   settle(core: SessionCore, res: AnyResponse, headersOpen: boolean, secure: boolean): Promise<void> | undefined {
     const json = JSON.stringify(core.data);
     const unsaved = core.stored === undefined; // never stored under this ID
@@ -256,30 +256,34 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
     const record = { data: json, createdAt: core.createdAt, expiresAt: core.expiresAt, userId: core.userId };
     core.stored = json;
     core.storedUserId = core.userId;
-    const saving = this.#queue(core, (id) => this.#server!.set(id, record), 'save');
-    saving.catch(() => {
+    const onFailure = () => {
       if (core.stored === json) core.stored = '\0unsaved'; // force a rewrite next time
-    });
-    return saving;
+    };
+    return this.#queue(core, (id) => this.#server!.set(id, record), 'save', onFailure);
   }
 
   /**
    * Runs store writes of one session one after another, so that concurrent requests reach the
    * store in the order they committed and the last one carries everything.
    */
-  #queue(core: SessionCore, write: (id: string) => Promise<void>, what: string): Promise<void> {
+  #queue(core: SessionCore, write: (id: string) => Promise<void>, what: string, onFailure?: () => void): Promise<void> {
     const id = core.id;
     const run = () => {
-      debug('session %s: %s', shortId(id), what);
+      if (tracing) debug('session %s: %s', shortId(id), what);
       return this.#guard.call(() => write(id));
     };
     const previous = core.writing;
     const current = previous === undefined ? run() : previous.then(run, run);
     core.writing = current;
-    const done = () => {
-      if (core.writing === current) core.writing = undefined;
-    };
-    current.then(done, done);
+    current.then(
+      () => {
+        if (core.writing === current) core.writing = undefined;
+      },
+      () => {
+        if (core.writing === current) core.writing = undefined;
+        onFailure?.();
+      },
+    );
     return current;
   }
 

@@ -55,7 +55,8 @@ function hook(committer: Committer, req: AnyRequest, res: AnyResponse, session: 
   const flight: Flight = { end: res.end as Flight['end'], head: undefined, headersDone: false, ending: false, failed: false };
   const core = session.core;
   // A session other requests may share must be let go of even when the client walks away.
-  if (core.holders > 0) res.once('close', () => committer.release(session));
+  // (release() is idempotent, so the normal path through end() and this one do not clash.)
+  if (core.holders > 0) res.on('close', () => committer.release(session));
   const fail = (error: unknown, status: 500 | 503, what: string) => {
     committer.release(session);
     answerFailure(committer.onError, new SessionError(what, status, { cause: error }), req, res, flight);
