@@ -124,7 +124,9 @@ if (only.includes('prune')) {
 }
 
 const minutes = (performance.now() - started) / 60_000;
-const markdown = render();
+// Hand-written analysis of the misses, kept next to the numbers it explains.
+const analysis = existsSync(here('./ANALYSIS.md')) && fullRun ? `\n${readFileSync(here('./ANALYSIS.md'), 'utf8')}` : '';
+const markdown = render() + analysis;
 console.log(`\n${markdown}`);
 if (out) {
   writeFileSync(out, markdown);
