@@ -123,9 +123,14 @@ export class MemoryStore implements Store {
   }
 
   async deleteUser(userId: string): Promise<number> {
-    const ids = [...(this.#byUser.get(userId) ?? [])];
-    for (const id of ids) await this.delete(id);
-    return ids.length;
+    const now = Date.now();
+    let live = 0;
+    for (const id of [...(this.#byUser.get(userId) ?? [])]) {
+      const entry = this.#sessions.get(id)!;
+      if (entry.expiresAt > now) live++;
+      this.#remove(id, entry);
+    }
+    return live;
   }
 
   async close(): Promise<void> {

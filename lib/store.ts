@@ -43,7 +43,10 @@ export interface Store {
   touch(id: string, expiresAt: number): Promise<void>;
   /** Removes the record for `id`. If there is none, does nothing. */
   delete(id: string): Promise<void>;
-  /** The IDs of the live sessions bound to `userId` (for "your devices" pages). Optional. */
+  /**
+   * The live sessions bound to `userId`, for counting or a "your devices" page. Optional. A store
+   * that hashes IDs at rest lists the hashed keys: handles to show, never cookies to replay.
+   */
   idsOfUser?(userId: string): Promise<string[]>;
   /** Deletes every session bound to `userId` ("log out everywhere") and says how many. Optional. */
   deleteUser?(userId: string): Promise<number>;

@@ -3,7 +3,7 @@
  * session (group 7: nothing lost within one process; last writer wins across processes, shown with
  * two managers on one database) and the load run on the cart (group 9).
  *
- * SQLite runs everywhere (better-sqlite3, on a temporary file). PostgreSQL and Redis run when
+ * SQLite runs everywhere (node:sqlite or better-sqlite3, on a temporary file). PostgreSQL and Redis run when
  * DATABASE_URL / REDIS_URL are set (`source .ci/services.sh`); without them these tests skip
  * locally and fail under CI=true, like the stores' own tests.
  */
@@ -32,14 +32,25 @@ function loadSuite(name: string, makeStore: () => Store | Promise<Store>): void 
   });
 }
 
-// --- SQLite (better-sqlite3) -----------------------------------------------------------------------
+// --- SQLite: node:sqlite where Node has it built in, better-sqlite3 otherwise ---------------------
 
-describe('adversarial: SqliteStore (better-sqlite3)', () => {
-  interface OpenDatabase extends SqliteDatabase {
-    close(): void;
-    pragma?(source: string): unknown;
+interface OpenDatabase extends SqliteDatabase {
+  close(): void;
+}
+
+/** The SQLite handle this Node can open: better-sqlite3 is built for Node 20's ABI only. */
+async function sqliteDriver(): Promise<{ name: string; open: (file: string) => OpenDatabase }> {
+  try {
+    const { DatabaseSync } = (await import('node:sqlite' as string)) as { DatabaseSync: new (file: string) => OpenDatabase };
+    return { name: 'node:sqlite', open: (file) => new DatabaseSync(file) };
+  } catch {
+    const Database = requireDriver('better-sqlite3') as new (file: string) => OpenDatabase;
+    return { name: 'better-sqlite3', open: (file) => new Database(file) };
   }
-  const Database = requireDriver('better-sqlite3') as new (file: string) => OpenDatabase;
+}
+const sqlite = await sqliteDriver();
+
+describe(`adversarial: SqliteStore (${sqlite.name})`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'plain-session-adv-'));
   const dbs: OpenDatabase[] = [];
   const stores: Store[] = [];
@@ -49,8 +60,8 @@ describe('adversarial: SqliteStore (better-sqlite3)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
   const makeStore = () => {
-    const db = new Database(join(dir, `${uniqueName('s')}.db`));
-    db.pragma?.('journal_mode = WAL');
+    const db = sqlite.open(join(dir, `${uniqueName('s')}.db`));
+    db.exec('PRAGMA journal_mode = WAL');
     dbs.push(db);
     const store = new SqliteStore(db, { pruneInterval: 0 });
     stores.push(store);
