@@ -34,6 +34,8 @@ export class SessionCore {
   holders = 0;
   /** The last write started, so the writes of concurrent requests reach the store in order. */
   writing: Promise<void> | undefined;
+  /** A save queued behind `writing` that has not started yet (see SessionManager's #write). */
+  waitingSave: { id: string; done: Promise<void> } | undefined;
 
   constructor(id: string | undefined, data: Record<string, unknown>, createdAt: number, expiresAt: number, stored: string | undefined, userId: string | undefined) {
     this.#id = id;

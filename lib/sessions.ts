@@ -251,15 +251,32 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
     return core.writing; // a save started earlier (at writeHead, or by a concurrent request) must finish first
   }
 
-  /** Saves the whole record. */
+  /**
+   * Saves the whole record. The record is read from the session when the save gets its turn, so a
+   * save still waiting behind another one carries the changes of every request that commits
+   * meanwhile, and those requests just wait for it: one write for a burst, not one each.
+   */
   #write(core: SessionCore, json: string): Promise<void> {
-    const record = { data: json, createdAt: core.createdAt, expiresAt: core.expiresAt, userId: core.userId };
     core.stored = json;
     core.storedUserId = core.userId;
-    const onFailure = () => {
-      if (core.stored === json) core.stored = '\0unsaved'; // force a rewrite next time
+    const id = core.id;
+    const waiting = core.waitingSave;
+    if (waiting !== undefined && waiting.id === id) return waiting.done;
+
+    const turn = { id, done: Promise.resolve() };
+    const runsNow = core.writing === undefined; // then `json` is the session as it is
+    let written = json;
+    const save = (): Promise<void> => {
+      if (core.waitingSave === turn) core.waitingSave = undefined;
+      if (!runsNow && core.id === id) written = core.stored = JSON.stringify(core.data);
+      return this.#server!.set(id, { data: written, createdAt: core.createdAt, expiresAt: core.expiresAt, userId: core.userId });
     };
-    return this.#queue(core, (id) => this.#server!.set(id, record), 'save', onFailure);
+    const onFailure = () => {
+      if (core.stored === written) core.stored = '\0unsaved'; // force a rewrite next time
+    };
+    core.waitingSave = turn;
+    turn.done = this.#queue(core, save, 'save', onFailure);
+    return turn.done;
   }
 
   /**
