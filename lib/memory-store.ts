@@ -35,7 +35,7 @@ class Entry implements SessionRecord {
 }
 
 /** How long a prune pass may run before it lets other work in, in milliseconds. */
-const SLICE_MS = 4;
+const SLICE_MS = 2;
 
 export class MemoryStore implements Store {
   readonly #sessions = new Map<string, Entry>(); // in least-recently-used order when capped
@@ -164,7 +164,7 @@ export class MemoryStore implements Store {
           this.#push(entry.expiresAt, id); // touched since it was queued: wait for its real expiry
         }
       }
-      if (n % 512 === 0 && performance.now() - sliceStart > SLICE_MS) {
+      if (n % 64 === 0 && performance.now() - sliceStart > SLICE_MS) {
         await new Promise((resolve) => setImmediate(resolve)); // let requests in
         now = Date.now();
         sliceStart = performance.now();
