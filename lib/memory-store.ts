@@ -106,6 +106,7 @@ export class MemoryStore implements Store {
   async touch(id: string, expiresAt: number): Promise<void> {
     const entry = this.#sessions.get(id);
     if (entry === undefined) return;
+    if (entry.expiresAt <= Date.now()) return this.#remove(id, entry); // dead stays dead
     if (expiresAt < entry.expiresAt) this.#push(expiresAt, id);
     entry.expiresAt = expiresAt;
     this.#used(id, entry);

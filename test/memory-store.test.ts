@@ -26,21 +26,23 @@ describe('MemoryStore', () => {
     assert.equal(store.size, 1);
   });
 
-  test('prune removes exactly the expired sessions, however they got their expiry', async () => {
+  test('prune removes exactly the expired sessions, however they got their expiry', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const store = new MemoryStore({ pruneInterval: 0 });
     const now = Date.now();
-    const live = [];
+    const live: string[] = [];
     for (let i = 0; i < 300; i++) {
       const id = generateId();
-      // every third expired, every third live, every third set to expire and then touched alive
-      if (i % 3 === 0) await store.set(id, record(now - 1000));
+      // a third expire, a third live, and a third due soon but touched alive before their time
+      if (i % 3 === 0) await store.set(id, record(now + 500));
       else if (i % 3 === 1) (await store.set(id, record(now + 60_000)), live.push(id));
       else {
-        await store.set(id, record(now - 500));
+        await store.set(id, record(now + 500));
         await store.touch(id, now + 60_000);
         live.push(id);
       }
     }
+    t.mock.timers.tick(1000);
     assert.equal(await store.prune(), 100);
     assert.equal(store.size, 200);
     for (const id of live) assert.ok(await store.get(id), 'live and touched sessions survive');

@@ -120,6 +120,14 @@ export function runStoreContract(name: string, makeStore: () => Store | Promise<
       assert.equal(await store.get(id), undefined);
     });
 
+    test('touch does not bring an expired record back, pruned or not', async () => {
+      const store = await open();
+      const id = generateId();
+      await store.set(id, record({ v: 1 }, { expiresAt: Date.now() - 1 }));
+      await store.touch(id, Date.now() + HOUR);
+      assert.equal(await store.get(id), undefined);
+    });
+
     test('touch of an unknown ID creates nothing', async () => {
       const store = await open();
       const id = generateId();
