@@ -15,7 +15,7 @@ import { CookieStore } from '../lib/cookie-store.js';
 import { generateId, isWellFormedId } from '../lib/id.js';
 import { MemoryStore } from '../lib/memory-store.js';
 import { createSessions } from '../lib/sessions.js';
-import type { SessionRecord } from '../lib/store.js';
+import type { AnyStore, SessionRecord } from '../lib/store.js';
 import { InstrumentedStore, serve, type Served } from './helpers.js';
 import { fakeRound, figure, prng, randomInt, SEED, SOAK } from './adversarial-helpers.js';
 
@@ -143,18 +143,7 @@ describe('3. tampering with the session ID cookie', () => {
   });
 
   test('300 mutations over real sockets: 0 accepted, each answered with a fresh session', async () => {
-    const sessions = createSessions<{ user?: string }>({ store: new MemoryStore({ pruneInterval: 0 }) });
-    const served = await serve(
-      sessions.wrap((req, res, session) => {
-        if (req.url === '/login') session.data.user = 'ada';
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ isNew: session.isNew, user: session.data.user ?? null }));
-      }),
-    );
-    servers.push(served);
-    const login = await fetch(`${served.url}/login`);
-    const id = /^sid=([^;]+)/.exec(login.headers.getSetCookie()[0]!)![1]!;
-    assert.deepEqual(await (await fetch(served.url, { headers: { cookie: `sid=${id}` } })).json(), { isNew: false, user: 'ada' });
+    const { sessions, served, value: id } = await loggedIn(new MemoryStore({ pruneInterval: 0 }));
     let accepted = 0;
     const random = prng(SEED + 1);
     const list = mutations([id], 300, random);
@@ -245,18 +234,7 @@ describe('3. tampering with the sealed cookie (CookieStore)', () => {
   });
 
   test('300 sealed-cookie mutations over real sockets: 0 accepted', async () => {
-    const sessions = createSessions<{ user?: string }>({ store: new CookieStore({ secret: SECRET_A }) });
-    const served = await serve(
-      sessions.wrap((req, res, session) => {
-        if (req.url === '/login') session.data.user = 'ada';
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ isNew: session.isNew, user: session.data.user ?? null }));
-      }),
-    );
-    servers.push(served);
-    const login = await fetch(`${served.url}/login`);
-    const value = /^sid=([^;]+)/.exec(login.headers.getSetCookie()[0]!)![1]!;
-    assert.deepEqual(await (await fetch(served.url, { headers: { cookie: `sid=${value}` } })).json(), { isNew: false, user: 'ada' });
+    const { sessions, served, value } = await loggedIn(new CookieStore({ secret: SECRET_A }));
     const list = mutations([value], 300, prng(SEED + 2), 'v1.');
     let accepted = 0;
     for (let i = 0; i < list.length; i += 20) {
@@ -384,3 +362,23 @@ describe('5. timing', () => {
     await sessions.close();
   });
 });
+
+/**
+ * A server whose `/login` puts a user in the session, plus the session cookie's value after a
+ * login, checked to open that session: the starting point of the over-the-socket mutation tests.
+ */
+async function loggedIn(store: AnyStore) {
+  const sessions = createSessions<{ user?: string }>({ store });
+  const served = await serve(
+    sessions.wrap((req, res, session) => {
+      if (req.url === '/login') session.data.user = 'ada';
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ isNew: session.isNew, user: session.data.user ?? null }));
+    }),
+  );
+  servers.push(served);
+  const login = await fetch(`${served.url}/login`);
+  const value = /^sid=([^;]+)/.exec(login.headers.getSetCookie()[0]!)![1]!;
+  assert.deepEqual(await (await fetch(served.url, { headers: { cookie: `sid=${value}` } })).json(), { isNew: false, user: 'ada' });
+  return { sessions, served, value };
+}
