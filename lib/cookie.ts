@@ -40,18 +40,19 @@ export function parseCookie(header: string | readonly string[] | undefined): Coo
 }
 
 /**
- * Finds one cookie's raw value without building the whole record: what the session manager does
- * on every request. Same rules as `parseCookie` (first wins, quotes removed) except that the value
- * is not percent-decoded. Answers `undefined` when the cookie is absent.
+ * Finds the raw values of one cookie without building the whole record: what the session manager
+ * does on every request. Same rules as `parseCookie` (quotes removed) except that values are not
+ * percent-decoded, and that duplicates are all kept, in the order the browser sent them (RFC 6265
+ * §5.4: the cookie with the longer path first), up to `max` of them. A browser sends two cookies of
+ * one name when another path or a parent domain set one too, which an attacker on a sibling
+ * subdomain can do: the caller decides which value to trust.
  */
-export function findCookie(header: string | readonly string[] | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
-  if (typeof header === 'string') return findIn(header, name);
-  for (const h of header) {
-    const value = typeof h === 'string' ? findIn(h, name) : undefined;
-    if (value !== undefined) return value;
-  }
-  return undefined;
+export function findCookies(header: string | readonly string[] | undefined, name: string, max: number): string[] {
+  const values: string[] = [];
+  if (header === undefined) return values;
+  if (typeof header === 'string') findIn(header, name, values, max);
+  else for (const h of header) if (typeof h === 'string' && values.length < max) findIn(h, name, values, max);
+  return values;
 }
 
 // The scanners use indexOf/charCodeAt rather than a regular expression: linear in the header's
@@ -79,22 +80,21 @@ function parseInto(cookies: Cookies, header: string): void {
   }
 }
 
-function findIn(header: string, name: string): string | undefined {
+function findIn(header: string, name: string, values: string[], max: number): void {
   const length = header.length;
   let start = 0;
-  while (start < length) {
+  while (start < length && values.length < max) {
     const eq = header.indexOf('=', start);
-    if (eq === -1) return undefined;
+    if (eq === -1) return;
     let end = header.indexOf(';', start);
     if (end === -1) end = length;
     if (eq > end) {
       start = header.lastIndexOf(';', eq - 1) + 1; // as in parseInto
       continue;
     }
-    if (trimmed(header, start, eq) === name) return unquote(trimmed(header, eq + 1, end));
+    if (trimmed(header, start, eq) === name) values.push(unquote(trimmed(header, eq + 1, end)));
     start = end + 1;
   }
-  return undefined;
 }
 
 /** `header.slice(start, end)` without the spaces and tabs around it (RFC 6265 §5.2 step 4–5). */

@@ -3,7 +3,7 @@
  *   - in memory:       MemoryStore (the default)
  *   - in a database:   SqliteStore, PostgresStore, RedisStore
  *   - in the cookie:   CookieStore
- * This file only re-exports; each concept lives in its own file.
+ * This file only re-exports; each concept lives in its own file, and each store in lib/stores/.
  */
 export { createSessions, SessionManager } from './sessions.js';
 export type { SessionHandler } from './sessions.js';
@@ -11,17 +11,17 @@ export { SessionError } from './options.js';
 export type { SessionsOptions, SessionCookieOptions, AnyRequest, AnyResponse } from './options.js';
 export { COOKIE_SIZE_LIMIT } from './session-cookie.js';
 export { Session } from './session.js';
-export { MemoryStore } from './memory-store.js';
-export { CookieStore } from './cookie-store.js';
-export type { CookieStoreOptions, CookieRejection } from './cookie-store.js';
-export type { MemoryStoreOptions } from './memory-store.js';
-export type { Store, SessionRecord, SealingStore, AnyStore } from './store.js';
+export type { Store, SessionRecord, SessionPatch, StoredData, SealingStore, AnyStore } from './store.js';
 export { parseCookie, stringifySetCookie } from './cookie.js';
 export type { Cookies, SetCookieOptions } from './cookie.js';
 export { generateId, isWellFormedId, hashId } from './id.js';
-export { SqliteStore } from './sqlite-store.js';
-export type { SqliteStoreOptions, SqliteDatabase, SqliteStatement } from './sqlite-store.js';
-export { PostgresStore } from './postgres-store.js';
-export type { PostgresStoreOptions, PostgresClient } from './postgres-store.js';
-export { RedisStore } from './redis-store.js';
-export type { RedisStoreOptions, NodeRedisClient, IoRedisClient } from './redis-store.js';
+export { MemoryStore } from './stores/memory.js';
+export type { MemoryStoreOptions } from './stores/memory.js';
+export { CookieStore } from './stores/cookie.js';
+export type { CookieStoreOptions, CookieRejection } from './stores/cookie.js';
+export { SqliteStore } from './stores/sqlite.js';
+export type { SqliteStoreOptions, SqliteDatabase, SqliteStatement } from './stores/sqlite.js';
+export { PostgresStore } from './stores/postgres.js';
+export type { PostgresStoreOptions, PostgresClient } from './stores/postgres.js';
+export { RedisStore } from './stores/redis.js';
+export type { RedisStoreOptions, NodeRedisClient, NodeRedisCluster, IoRedisClient } from './stores/redis.js';

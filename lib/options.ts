@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { stringifySetCookie } from './cookie.js';
-import { MemoryStore } from './memory-store.js';
+import { MemoryStore } from './stores/memory.js';
 import { isSealingStore, type AnyStore } from './store.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -38,9 +38,9 @@ export interface SessionCookieOptions {
   persistent?: boolean;
 }
 
-export interface SessionsOptions {
+export interface SessionsOptions<S extends AnyStore = AnyStore> {
   /** Where sessions live. Default: a new `MemoryStore()`. */
-  store?: AnyStore;
+  store?: S;
   /** Milliseconds a session may go unused before it dies. Default 30 minutes. */
   idleTimeout?: number;
   /** Milliseconds a session may live at most, however active. Default 8 hours. `Infinity` for none. */
@@ -87,7 +87,7 @@ export interface Settings {
 const MINUTE = 60_000;
 
 /** Fills in the defaults and checks every option; throws a TypeError/RangeError that says the fix. */
-export function resolveOptions(options: SessionsOptions): Settings {
+export function resolveOptions(options: SessionsOptions<AnyStore>): Settings {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('createSessions(options): options must be an object, e.g. { store: new MemoryStore() }');
   }
@@ -103,9 +103,10 @@ export function resolveOptions(options: SessionsOptions): Settings {
     store,
     idleTimeout,
     absoluteTimeout: checkDuration('absoluteTimeout', options.absoluteTimeout ?? 480 * MINUTE, true),
-    // Moving the expiry on every request would cost a store write (and a cookie) each time; moving
-    // it once it has slipped by 1% of the idle timeout (1 s to 1 min) is as good and far cheaper.
-    renewStep: Math.max(1000, Math.min(idleTimeout / 100, MINUTE)),
+    // Moving the expiry on every request would cost a store write each time; moving it once it has
+    // slipped by 1% of the idle timeout (at most a minute) is as good and far cheaper. The step
+    // scales with the idle timeout, so even a 1-second session is kept alive by its reads.
+    renewStep: Math.min(idleTimeout / 100, MINUTE),
     cookie: checkCookieOptions(options.cookie ?? {}),
     onError,
     storeTimeout: store instanceof MemoryStore ? Infinity : checkDuration('storeTimeout', options.storeTimeout ?? 5000, true),

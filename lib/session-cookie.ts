@@ -6,12 +6,22 @@
  * HttpOnly, SameSite=Lax, Path=/, and Secure whenever the request came over TLS.
  */
 import type { TLSSocket } from 'node:tls';
-import { findCookie, stringifySetCookie, type SetCookieOptions } from './cookie.js';
+import { findCookies, stringifySetCookie, type SetCookieOptions } from './cookie.js';
 import { debug } from './debug.js';
 import type { AnyRequest, AnyResponse, CookieSettings } from './options.js';
 
 /** Browsers promise to keep a cookie of at least 4096 bytes, name and attributes included (RFC 6265 §6.1). */
 export const COOKIE_SIZE_LIMIT = 4096;
+
+/** The longest `Max-Age` browsers keep: 400 days (RFC 6265bis §5.6.2). */
+const MAX_AGE_CAP_MS = 400 * 24 * 3_600_000;
+
+/**
+ * How many values of the session cookie a request may offer before we stop looking. A browser sends
+ * two when a parent domain or another path set one too; only a few are ever legitimate, and each
+ * one tried can cost a store lookup.
+ */
+const MAX_COOKIE_VALUES = 3;
 
 export class SessionCookie {
   constructor(readonly settings: CookieSettings) {}
@@ -20,18 +30,23 @@ export class SessionCookie {
     return this.settings.name;
   }
 
-  /** The raw value of the session cookie in `req`, if it has one. */
-  read(req: AnyRequest): string | undefined {
-    return findCookie(req.headers.cookie, this.settings.name);
+  /**
+   * The values of the session cookie in `req`, in the order the browser sent them. Usually one;
+   * more when a duplicate was planted from a sibling subdomain (`sid=junk` before the real `sid`),
+   * so the manager tries each rather than give up on the first.
+   */
+  read(req: AnyRequest): string[] {
+    return findCookies(req.headers.cookie, this.settings.name, MAX_COOKIE_VALUES);
   }
 
   /**
-   * Sets the cookie to `value`, living `lifetimeMs`. Throws a RangeError past 4096 bytes rather
-   * than let the browser drop the cookie without a word (iron-session's old bug).
+   * The `Set-Cookie` value that sets the cookie to `value`, living `lifetimeMs` when the cookie is
+   * persistent. Throws a RangeError past 4096 bytes rather than let the browser drop the cookie
+   * without a word (iron-session's old bug).
    */
-  send(res: AnyResponse, value: string, lifetimeMs: number, secure: boolean): void {
+  line(value: string, lifetimeMs: number, secure: boolean): string {
     const options = this.#attributes(secure);
-    if (this.settings.persistent) options.maxAge = Math.max(0, Math.ceil(lifetimeMs / 1000));
+    if (this.settings.persistent) options.maxAge = Math.max(0, Math.ceil(Math.min(lifetimeMs, MAX_AGE_CAP_MS) / 1000));
     const header = stringifySetCookie(this.settings.name, value, options);
     if (header.length > COOKIE_SIZE_LIMIT) {
       throw new RangeError(
@@ -39,17 +54,17 @@ export class SessionCookie {
           'Keep less in the session, or use a server-side store (MemoryStore or a database store).',
       );
     }
-    append(res, header);
     debug('cookie %s set (%d bytes)', this.settings.name, header.length);
+    return header;
   }
 
-  /** Tells the browser to forget the cookie (logout, or a cookie naming no session). */
-  clear(res: AnyResponse, secure: boolean): void {
+  /** The `Set-Cookie` value that tells the browser to forget the cookie (logout). */
+  clearLine(secure: boolean): string {
     const options = this.#attributes(secure);
     options.maxAge = 0;
     options.expires = new Date(0); // for browsers that predate Max-Age
-    append(res, stringifySetCookie(this.settings.name, '', options));
     debug('cookie %s cleared', this.settings.name);
+    return stringifySetCookie(this.settings.name, '', options);
   }
 
   #attributes(secure: boolean): SetCookieOptions {
@@ -65,28 +80,116 @@ export function isSecure(req: AnyRequest | undefined): boolean {
   return (req?.socket as TLSSocket | undefined)?.encrypted === true;
 }
 
-/** Adds a `Set-Cookie` header next to those the handler set, never over them (iron-session #112). */
-function append(res: AnyResponse, header: string): void {
-  const previous = res.getHeader('set-cookie');
-  if (previous === undefined) res.setHeader('set-cookie', header);
-  else if (Array.isArray(previous)) res.setHeader('set-cookie', [...previous, header]);
-  else res.setHeader('set-cookie', [String(previous), header]);
-  // A response that sets a session cookie must not be cached and replayed to someone else
-  // (OWASP cheat sheet, "Web Content Caching"). The handler's own choice wins.
-  if (!res.hasHeader('cache-control')) res.setHeader('cache-control', 'no-store');
+/**
+ * Adds a `Set-Cookie` header next to those the response already has, never over them
+ * (iron-session #112), and `Cache-Control: no-store` unless the response chose its own: a response
+ * that sets a session cookie must not be cached and replayed to someone else (OWASP cheat sheet,
+ * "Web Content Caching"). For `commit(session, res)` before the headers are written.
+ */
+export function appendSetCookie(res: AnyResponse, line: string): void {
+  appendHeader(res, 'Set-Cookie', line);
+  if (!res.hasHeader('cache-control')) res.setHeader('Cache-Control', 'no-store');
+}
+
+function appendHeader(res: AnyResponse, name: string, value: string): void {
+  const previous = res.getHeader(name);
+  if (previous === undefined) res.setHeader(name, value);
+  else res.setHeader(name, [...(Array.isArray(previous) ? previous : [String(previous)]), value]);
 }
 
 /**
- * `res.writeHead(status, { 'Set-Cookie': … })` replaces headers of the same name set earlier with
- * `setHeader`, which would drop ours. Merge ours into the argument instead.
+ * The arguments for the real `res.writeHead(...)` with the session's `Set-Cookie` lines added, so
+ * that the response carries exactly the handler's headers plus ours, whichever form the handler
+ * used. `writeHead(status, headers)` *replaces* headers of the same name set earlier with
+ * `setHeader`, so a cookie set beforehand could be dropped; and how it does so depends on the form
+ * of `headers` (an object, a flat `[name, value, …]` array or an array of pairs) and on whether
+ * `setHeader` was used before (Node's "progressive" path). So:
+ *
+ * - when `headers` names `Set-Cookie` itself, ours join the last such entry of a *copy* (never the
+ *   handler's own object, which it may reuse for every response);
+ * - otherwise, when headers were set progressively, ours are appended to the response first, where
+ *   `writeHead` leaves them alone;
+ * - otherwise ours go at the end of a copy of `headers`, in its own form, so Node takes the same
+ *   path, writes the same bytes in the same order, and throws the same errors as without us.
+ *
+ * `http2` is true for HTTP/2's compatibility API, which always merges into existing headers.
  */
-export function keepCookiesThroughWriteHead(res: AnyResponse, args: unknown[]): void {
-  const headers = args.find((arg, i) => i > 0 && arg !== null && typeof arg === 'object' && !Array.isArray(arg)) as Record<string, unknown> | undefined;
-  if (headers === undefined) return;
-  const key = Object.keys(headers).find((k) => k.toLowerCase() === 'set-cookie');
-  const ours = res.getHeader('set-cookie');
-  if (key === undefined || ours === undefined) return;
-  const theirs = headers[key];
-  const merged = [...(Array.isArray(theirs) ? theirs : [theirs]), ...(Array.isArray(ours) ? ours : [ours])];
-  headers[key] = merged.filter((value, i) => merged.indexOf(value) === i);
+export function withSessionHeaders(res: AnyResponse, args: unknown[], lines: readonly string[], http2: boolean): unknown[] {
+  if (lines.length === 0) return args;
+  // Node's own reading of writeHead(statusCode, reason?, headers?).
+  const slot = typeof args[1] === 'string' || args[2] !== undefined ? 2 : 1;
+  const headers = args[slot];
+  const progressive = http2 || res.getHeaderNames().length > 0;
+  const addCacheControl = !res.hasHeader('cache-control') && !names(headers, 'cache-control');
+  const withHeaders = (value: unknown): unknown[] => {
+    const copy = args.slice(0, Math.max(args.length, slot + 1));
+    copy[slot] = value;
+    return copy;
+  };
+  const appendFirst = (): unknown[] => {
+    for (const line of lines) appendHeader(res, 'Set-Cookie', line);
+    if (addCacheControl) res.setHeader('Cache-Control', 'no-store');
+    return args;
+  };
+
+  if (Array.isArray(headers)) {
+    const pairs = headers.length > 0 && Array.isArray(headers[0]);
+    if (pairs && progressive && !http2) return args; // Node 20 and 24 throw for this form after setHeader; let them
+    if (progressive && !names(headers, 'set-cookie')) return appendFirst();
+    if (pairs) {
+      const copy = (headers as unknown[][]).slice();
+      const last = findLastIndex(copy, (pair) => isName(pair[0], 'set-cookie'));
+      if (last >= 0) copy[last] = [copy[last]![0], [...asList(copy[last]![1]), ...lines]];
+      else copy.push(['Set-Cookie', [...lines]]);
+      if (addCacheControl) copy.push(['Cache-Control', 'no-store']);
+      return withHeaders(copy);
+    }
+    const copy = headers.slice();
+    let last = -1;
+    for (let i = 0; i < copy.length; i += 2) if (isName(copy[i], 'set-cookie')) last = i;
+    if (last >= 0) copy[last + 1] = [...asList(copy[last + 1]), ...lines];
+    else copy.push('Set-Cookie', [...lines]);
+    if (addCacheControl) copy.push('Cache-Control', 'no-store');
+    return withHeaders(copy);
+  }
+
+  if (headers !== null && typeof headers === 'object') {
+    const copy: Record<string, unknown> = { ...(headers as Record<string, unknown>) };
+    const keys = Object.keys(copy);
+    const last = findLastIndex(keys, (name) => isName(name, 'set-cookie'));
+    if (last < 0 && progressive) {
+      appendFirst();
+      return withHeaders(copy);
+    }
+    if (last >= 0) copy[keys[last]!] = [...asList(copy[keys[last]!]), ...lines];
+    else copy['Set-Cookie'] = [...lines];
+    if (addCacheControl) copy['Cache-Control'] = 'no-store';
+    return withHeaders(copy);
+  }
+
+  if (progressive) return appendFirst();
+  return withHeaders(addCacheControl ? { 'Set-Cookie': [...lines], 'Cache-Control': 'no-store' } : { 'Set-Cookie': [...lines] });
+}
+
+function isName(name: unknown, wanted: string): boolean {
+  return typeof name === 'string' && name.toLowerCase() === wanted;
+}
+
+/** Whether writeHead's `headers` argument, in any of its forms, names the header `wanted` (lower case). */
+function names(headers: unknown, wanted: string): boolean {
+  if (Array.isArray(headers)) {
+    if (headers.length > 0 && Array.isArray(headers[0])) return headers.some((pair) => Array.isArray(pair) && isName(pair[0], wanted));
+    for (let i = 0; i < headers.length; i += 2) if (isName(headers[i], wanted)) return true;
+    return false;
+  }
+  return headers !== null && typeof headers === 'object' && Object.keys(headers).some((name) => isName(name, wanted));
+}
+
+function asList(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+function findLastIndex<T>(list: readonly T[], test: (item: T) => boolean): number {
+  for (let i = list.length - 1; i >= 0; i--) if (test(list[i]!)) return i;
+  return -1;
 }

@@ -1,120 +1,105 @@
 /**
- * One visitor's session, as a request handler sees it: `session.data` plus the two operations
- * OWASP asks for (Session Management Cheat Sheet, "Renew the Session ID After Any Privilege Level
- * Change" and "Manual Session Expiration"): `regenerate()` on login and `destroy()` on logout.
+ * One visitor's session, as one request sees it: `session.data` plus the two operations OWASP asks
+ * for (Session Management Cheat Sheet, "Renew the Session ID After Any Privilege Level Change" and
+ * "Manual Session Expiration"): `regenerate()` on login and `destroy()` on logout.
+ *
+ * Every request gets its own `Session`, made from what the store holds when the request arrives.
+ * Two requests of one visitor never share one: the store is the only shared truth. That is what
+ * makes a login, a logout or an expiry apply to the very next request, and what keeps a request
+ * that started before a login from ever seeing the logged-in session (session fixation).
  *
  * A session knows its own state, and the manager's commit follows from it: a new session that
  * nobody filled is never stored and sets no cookie; a session read but not changed is not
- * rewritten; a changed one is saved; a regenerated one moves to a new ID.
+ * rewritten; a changed one writes only its changed keys; a regenerated one moves to a new ID.
  */
 import { generateId } from './id.js';
+import type { StoredData } from './store.js';
 
-/**
- * The state behind a session, shared by every request of that session that one process is serving
- * at the same time. Two concurrent requests that each add to the cart then change the same object,
- * so neither write can undo the other (express-session loses one of them).
- */
-export class SessionCore {
-  /** The session ID, created only when first needed: an untouched new session never costs one. */
-  #id: string | undefined;
+/** Everything one request knows about its session. Private to the manager (lib/sessions.ts). */
+export interface SessionState {
+  /** The manager this session came from, so another manager's `commit` can refuse it. */
+  readonly owner: object;
+  /** The session ID; created only when first needed, so an untouched new session never costs one. */
+  id: string | undefined;
   data: Record<string, unknown>;
+  /** The data as the store holds it under `id` (for a cookie session: as last sealed). `undefined`: not stored. */
+  base: StoredData | undefined;
   createdAt: number;
-  /** The expiry the store and the cookie currently hold (0 for a session not yet stored). */
+  /** The expiry the store holds (0 when not stored). */
   expiresAt: number;
   userId: string | undefined;
-  /** The data as the store holds it, to tell whether a handler changed anything. */
-  stored: string | undefined;
-  storedUserId: string | undefined;
-  /** The cookie must be (re)sent: a new ID, a resealed cookie, a moved expiry. */
-  cookieDue = false;
-  /** The cookie the browser sent and that no longer names a live session: clear it if unused. */
-  staleCookie = false;
+  /** The user the store holds. */
+  baseUserId: string | undefined;
   isNew: boolean;
-  /** Requests of this process holding the core right now (see SessionCore's comment). */
-  holders = 0;
-  /** The last write started, so the writes of concurrent requests reach the store in order. */
-  writing: Promise<void> | undefined;
-  /** A save queued behind `writing` that has not started yet (see SessionManager's #write). */
-  waitingSave: { id: string; done: Promise<void> } | undefined;
-
-  constructor(id: string | undefined, data: Record<string, unknown>, createdAt: number, expiresAt: number, stored: string | undefined, userId: string | undefined) {
-    this.#id = id;
-    this.data = data;
-    this.createdAt = createdAt;
-    this.expiresAt = expiresAt;
-    this.stored = stored;
-    this.userId = userId;
-    this.storedUserId = userId;
-    this.isNew = id === undefined;
-  }
-
-  get id(): string {
-    return (this.#id ??= generateId());
-  }
-
-  /** Whether an ID was ever handed out (a fresh session may never need one). */
-  get hasId(): boolean {
-    return this.#id !== undefined;
-  }
-
-  /** Starts over under a new ID, which the store has never seen. */
-  renameTo(id: string | undefined): void {
-    this.#id = id;
-    this.stored = undefined;
-    this.expiresAt = 0;
-    this.cookieDue = true;
-  }
+  /** The request came with a cookie naming this session (so `destroy()` must expire it). */
+  hadCookie: boolean;
+  /** This request has sent the browser a cookie naming `id` (server stores), or the sealed session. */
+  cookieSent: boolean;
+  /** The browser's cookie must be replaced even if nothing else changed (sealed with an old key). */
+  cookieStale: boolean;
+  /** `destroy()` was called: expire the browser's cookie unless a new session takes its place. */
+  cookieToClear: boolean;
+  /** The session is gone from the store (destroyed elsewhere): this request's changes are dropped. */
+  gone: boolean;
+  /** Store work of `regenerate()`/`destroy()` that a save must wait for. */
+  pending: Promise<void> | undefined;
 }
 
 /** What `regenerate()` and `destroy()` need from the manager, which owns the store. */
 export interface SessionOwner {
-  regenerate(core: SessionCore): Promise<void>;
-  destroy(core: SessionCore): Promise<void>;
+  regenerate(state: SessionState): Promise<void>;
+  destroy(state: SessionState): Promise<void>;
 }
+
+let readState: (session: Session<object>) => SessionState;
 
 /**
  * A visitor's session. `T` is the shape of your data: `createSessions<{ cart: string[] }>()`.
  * A new session starts empty, so every field of `data` may be missing.
  */
 export class Session<T extends object = Record<string, unknown>> {
-  readonly #core: SessionCore;
+  readonly #state: SessionState;
   readonly #owner: SessionOwner;
-  /** Whether this request has let go of the core (see `SessionManager.commit`). */
-  released = false;
 
-  constructor(core: SessionCore, owner: SessionOwner) {
-    this.#core = core;
+  static {
+    readState = (session) => session.#state;
+  }
+
+  /** Sessions come from `sessions.load(req)` or `wrap`; there is no reason to make one yourself. */
+  constructor(state: SessionState, owner: SessionOwner) {
+    this.#state = state;
     this.#owner = owner;
   }
 
   /** The session ID (what the cookie names for server-side stores). Changes on `regenerate()`. */
   get id(): string {
-    return this.#core.id;
+    return (this.#state.id ??= generateId());
   }
 
-  /** The session's data. Change it freely; it is saved when the response ends, if it changed. */
+  /** This request's copy of the session's data. Change it freely; the changed keys are saved when the response ends. */
   get data(): Partial<T> {
-    return this.#core.data as Partial<T>;
+    return this.#state.data as Partial<T>;
   }
 
-  /** True when this request started the session (no valid cookie came with it). */
+  /** True when this request started the session (no valid cookie came with it, or it was destroyed). */
   get isNew(): boolean {
-    return this.#core.isNew;
+    return this.#state.isNew;
   }
 
   /** The user this session is bound to by `bindUser`, if any. */
   get userId(): string | undefined {
-    return this.#core.userId;
+    return this.#state.userId;
   }
 
   /**
-   * Moves the session to a fresh ID and keeps its data. The old ID stops working at once. Call it
-   * whenever privileges change, above all on login, so that an ID an attacker planted or saw
-   * before the login is worthless after it (session fixation; OWASP cheat sheet, "Renew the
-   * Session ID After Any Privilege Level Change").
+   * Moves the session to a fresh ID and keeps its data. The old ID stops working at once, for this
+   * request and every other: a request still running with the old ID can no longer change the
+   * session, and never learns the new ID. Call it whenever privileges change, above all on login,
+   * so that an ID an attacker planted or saw before the login is worthless after it (session
+   * fixation; OWASP cheat sheet, "Renew the Session ID After Any Privilege Level Change").
    */
   regenerate(): Promise<void> {
-    return this.#owner.regenerate(this.#core);
+    return this.#owner.regenerate(this.#state);
   }
 
   /**
@@ -123,7 +108,7 @@ export class Session<T extends object = Record<string, unknown>> {
    * (a "you have been logged out" message, say).
    */
   destroy(): Promise<void> {
-    return this.#owner.destroy(this.#core);
+    return this.#owner.destroy(this.#state);
   }
 
   /**
@@ -135,11 +120,36 @@ export class Session<T extends object = Record<string, unknown>> {
     if (typeof userId !== 'string' || userId === '') {
       throw new TypeError('session.bindUser(userId): userId must be a non-empty string');
     }
-    this.#core.userId = userId;
+    this.#state.userId = userId;
   }
+}
 
-  /** @internal The shared state, for the manager. */
-  get core(): SessionCore {
-    return this.#core;
+/** The state behind a session, for the manager; a `TypeError` for anything that is not a `Session`. */
+export function stateOf(session: Session<object>, caller: string): SessionState {
+  try {
+    return readState(session);
+  } catch {
+    throw new TypeError(`${caller}: session must be the Session that sessions.load(req) gave this request`);
   }
+}
+
+/** A state for a session that is not stored yet. */
+export function freshState(owner: object, isNew: boolean): SessionState {
+  return {
+    owner,
+    id: undefined,
+    data: {},
+    base: undefined,
+    createdAt: Date.now(),
+    expiresAt: 0,
+    userId: undefined,
+    baseUserId: undefined,
+    isNew,
+    hadCookie: false,
+    cookieSent: false,
+    cookieStale: false,
+    cookieToClear: false,
+    gone: false,
+    pending: undefined,
+  };
 }

@@ -2,26 +2,36 @@
  * The session manager: the part that turns a stateless HTTP request into "this visitor's session".
  *
  * For every request it does what the tutorial does by hand, carefully:
- *   1. read the session cookie from the `Cookie` header (lib/cookie.ts);
- *   2. check the ID's shape, then look it up in the store; an ID the store does not hold is never
- *      adopted (OWASP cheat sheet, "Session ID Generation and Verification: Permissive and Strict
- *      Session Management"): the visitor gets a new session instead;
- *   3. hand the session to your handler;
- *   4. when the response starts, decide the `Set-Cookie`; before it ends, save (lib/wrap.ts).
+ *   1. `load(req)`: read the session cookie, check the ID's shape, then look it up in the store. An
+ *      ID the store does not hold is never adopted (OWASP cheat sheet, "Session ID Generation and
+ *      Verification: Permissive and Strict Session Management"): the visitor gets a new session.
+ *      The request gets its own copy of the session; nothing is shared with other requests.
+ *   2. your handler reads and changes `session.data`;
+ *   3. `cookieHeader(session, req)`, when the response headers go out: the `Set-Cookie` the
+ *      response must carry, if any;
+ *   4. `save(session)`, before the response ends: write what this request changed.
+ * `commit(session, res)` is steps 3 and 4 together, and `wrap(handler)` does it all for you at the
+ * right moments (lib/wrap.ts).
  *
- * Saving waits for the store, and the response only ends after that, so a redirect right after
- * login already sees the login on the next request (read-your-writes).
+ * When a server-side store sets the cookie: only when the ID changes (a new session with something
+ * in it, or `regenerate()`), and it clears it only in the request that called `destroy()`. The
+ * cookie lives as long as the session's absolute lifetime, and the server enforces the idle
+ * timeout. So ordinary requests send no `Set-Cookie`, and a request still running with an old ID
+ * after a login can never overwrite the browser's new cookie with the old one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodeData, diffData, emptyTexts, encodeData, hasContent, applyPatch } from './data.js';
 import { debug, shortId, tracing } from './debug.js';
 import { generateId, isWellFormedId } from './id.js';
 import { resolveOptions, SessionError, type AnyRequest, type AnyResponse, type SessionsOptions, type Settings } from './options.js';
-import { Session, SessionCore, type SessionOwner } from './session.js';
-import { isSecure, SessionCookie } from './session-cookie.js';
+import { freshState, Session, stateOf, type SessionOwner, type SessionState } from './session.js';
+import { appendSetCookie, isSecure, SessionCookie } from './session-cookie.js';
 import { StoreGuard } from './store-guard.js';
-import { isSealingStore, type AnyStore, type SealingStore, type Store } from './store.js';
-import { answerFailure, runWrapped, type Committer } from './wrap.js';
+import { isSealingStore, type AnyStore, type SealingStore, type SessionPatch, type SessionRecord, type Store, type StoredData } from './store.js';
+import { MemoryStore } from './stores/memory.js';
+import { wrapHandler, type SessionHandler } from './wrap.js';
 
+export type { SessionHandler } from './wrap.js';
 export { SessionError } from './options.js';
 export type { AnyRequest, AnyResponse, SessionCookieOptions, SessionsOptions } from './options.js';
 
@@ -32,13 +42,6 @@ declare module 'node:http' {
   }
 }
 
-/** A handler as `wrap` takes it: an ordinary request listener with the session as third argument. */
-export type SessionHandler<T extends object, Req extends AnyRequest, Res extends AnyResponse> = (
-  req: Req,
-  res: Res,
-  session: Session<T>,
-) => void | Promise<void>;
-
 /**
  * Creates the session manager. `T` is the shape of your session data.
  *
@@ -46,72 +49,123 @@ export type SessionHandler<T extends object, Req extends AnyRequest, Res extends
  * const sessions = createSessions<{ cart: string[] }>();
  * createServer(sessions.wrap((req, res, session) => { ... })).listen(3000);
  * ```
+ *
+ * `sessions.store` keeps the type of the store you pass (when `T` is inferred; with `T` given,
+ * name the store's type too: `createSessions<Data, RedisStore>({ store })`).
  */
-export function createSessions<T extends object = Record<string, unknown>>(options: SessionsOptions = {}): SessionManager<T> {
-  return new SessionManager<T>(options);
+export function createSessions<T extends object = Record<string, unknown>>(
+  options?: SessionsOptions<MemoryStore> & { store?: MemoryStore | undefined },
+): SessionManager<T, MemoryStore>;
+export function createSessions<T extends object = Record<string, unknown>, S extends AnyStore = AnyStore>(options: SessionsOptions<S>): SessionManager<T, S>;
+export function createSessions<T extends object, S extends AnyStore>(options: SessionsOptions<S> = {}): SessionManager<T, S> {
+  return new SessionManager<T, S>(options);
 }
 
-export class SessionManager<T extends object = Record<string, unknown>> implements SessionOwner, Committer {
+/** How long the manager remembers an ID it destroyed, for stores without `patch` (see `#patchByHand`). */
+const REMEMBER_DESTROYED_MS = 60_000;
+
+export class SessionManager<T extends object = Record<string, unknown>, S extends AnyStore = AnyStore> {
   /** The store sessions live in, for what goes past one request (`store.deleteUser(id)`, say). */
-  readonly store: AnyStore;
+  readonly store: S;
   readonly #server: Store | undefined;
   readonly #sealer: SealingStore | undefined;
   readonly #settings: Settings;
   readonly #cookie: SessionCookie;
   readonly #guard: StoreGuard;
-  /** Sessions some request of this process is using right now, by ID (see SessionCore). */
-  readonly #active = new Map<string, SessionCore>();
+  readonly #owner: SessionOwner;
+  /** IDs destroyed lately, by time: only kept for stores without `patch`. */
+  readonly #destroyed = new Map<string, number>();
+  /** For stores without `patch`: the merge in progress per session ID, so merges of one session take turns. */
+  readonly #merging = new Map<string, Promise<unknown>>();
 
-  constructor(options: SessionsOptions) {
+  constructor(options: SessionsOptions<S> = {}) {
     this.#settings = resolveOptions(options);
-    this.store = this.#settings.store;
+    this.store = this.#settings.store as S;
     if (isSealingStore(this.store)) this.#sealer = this.store;
     else this.#server = this.store;
     this.#cookie = new SessionCookie(this.#settings.cookie);
     this.#guard = new StoreGuard(this.#settings.storeTimeout);
+    this.#owner = {
+      regenerate: (state) => this.#regenerate(state),
+      destroy: (state) => this.#destroy(state),
+    };
   }
 
   /**
    * Wraps a request handler: `createServer(sessions.wrap(handler))`. Works with `node:http`,
    * `node:https` and the `node:http2` compatibility API (there, name the types:
    * `wrap<Http2ServerRequest, Http2ServerResponse>(…)`); the handler may be sync or async.
-   * Change the session before the response starts; it is saved when the response ends.
+   * The handler's response is exactly what it would be without `wrap`, plus the session cookie.
    */
   wrap<Req extends AnyRequest = IncomingMessage, Res extends AnyResponse = ServerResponse>(
     handler: SessionHandler<T, Req, Res>,
   ): (req: Req, res: Res) => void {
     if (typeof handler !== 'function') throw new TypeError('sessions.wrap(handler): handler must be a function (req, res, session)');
-    return (req, res) => {
-      this.load(req).then(
-        (session) => runWrapped(this, handler, req, res, session),
-        (error: unknown) => answerFailure(this.onError, new SessionError('session store failed while loading', 503, { cause: error }), req, res, undefined),
-      );
-    };
+    return wrapHandler(this, handler, this.#settings.onError);
   }
 
   /**
-   * Reads the request's session: the one its cookie names, or a new empty one. Rejects only when
-   * the store fails; a bad, unknown or expired cookie gives a new session, never an error.
+   * Reads the request's session: the one its cookie names, or a new empty one. Every call asks the
+   * store, and every call gives a session of its own. Rejects only when the store fails; a bad,
+   * unknown or expired cookie gives a new session, never an error.
    */
   async load(req: AnyRequest): Promise<Session<T>> {
-    const core = await this.#open(req);
-    const session = new Session<T>(core, this);
+    const state = await this.#open(req);
+    const session = new Session<T>(state, this.#owner);
     (req as IncomingMessage).session = session as unknown as Session<Record<string, unknown>>;
     return session;
   }
 
   /**
-   * Sets the session cookie on `res` (if the response has not started) and saves the session.
+   * The `Set-Cookie` value the response must carry for this session, or `undefined` when the
+   * browser's cookie is right as it is. Call it once the handler is done changing the session and
+   * the headers are about to be sent (`commit` and `wrap` do). It counts the cookie as sent: a second
+   * call answers `undefined` unless the session changed again in a way the browser must learn.
+   * Throws a `RangeError` when a sealed cookie would pass 4096 bytes, and a `TypeError` when the
+   * data cannot be serialized (a BigInt, a cycle).
+   */
+  cookieHeader(session: Session<T>, req: AnyRequest): string | undefined {
+    const state = this.#stateOf(session, 'sessions.cookieHeader(session, req)');
+    const secure = isSecure(req);
+    if (this.#sealer !== undefined) return this.#seal(state, this.#sealer, secure);
+
+    if (state.base === undefined && !state.cookieSent && !state.gone && (hasContent(state.data) || state.userId !== undefined)) {
+      // A new session (or a regenerated one) with something in it: tell the browser its ID. The
+      // cookie lives as long as the session may; the server enforces the idle timeout.
+      state.cookieSent = true;
+      state.cookieToClear = false;
+      state.id ??= generateId();
+      return this.#cookie.line(state.id, state.createdAt + this.#settings.absoluteTimeout - Date.now(), secure);
+    }
+    if (state.cookieToClear) {
+      state.cookieToClear = false;
+      return this.#cookie.clearLine(secure);
+    }
+    return undefined;
+  }
+
+  /**
+   * Writes what this request changed: a new session is stored whole, a loaded one gets a patch of
+   * its changed keys (or only a new expiry, once it has moved by a renewal step). A session that
+   * is gone from the store meanwhile (destroyed, regenerated, expired elsewhere) stays gone, and
+   * this request's changes are dropped. Rejects with a `SessionError` (503) when the store fails.
+   */
+  async save(session: Session<T>): Promise<void> {
+    const state = this.#stateOf(session, 'sessions.save(session)');
+    return this.#sealer === undefined ? this.#save(state, this.#server!) : this.#checkSealed(state);
+  }
+
+  /**
+   * Sets the session cookie on `res` (if the headers are not sent yet) and saves the session.
    * Call it before `res.end()` when you do not use `wrap`. Rejects when the store fails, and
    * throws a `RangeError` when a sealed cookie would pass 4096 bytes.
    */
   async commit(session: Session<T>, res: AnyResponse): Promise<void> {
-    if (session.released) return;
-    try {
-      await this.settle(session.core, res, !res.headersSent, isSecure(res.req as AnyRequest | undefined));
-    } finally {
-      this.release(session);
+    if (!res.headersSent) {
+      const line = this.cookieHeader(session, (res as { req: AnyRequest }).req);
+      if (line !== undefined) appendSetCookie(res, line);
     }
+    await this.save(session);
   }
 
   /** Stops the timers and closes the store, so the process can exit. */
@@ -120,247 +174,251 @@ export class SessionManager<T extends object = Record<string, unknown>> implemen
     await this.store.close?.();
   }
 
-  /** @internal */
-  get onError(): Settings['onError'] {
-    return this.#settings.onError;
-  }
-
-  /** @internal */
-  isSecure(req: AnyRequest): boolean {
-    return isSecure(req);
-  }
-
   // --- Loading -------------------------------------------------------------------------------
 
-  async #open(req: AnyRequest): Promise<SessionCore> {
-    const value = this.#cookie.read(req);
-    if (value === undefined) return this.#fresh(false);
+  async #open(req: AnyRequest): Promise<SessionState> {
+    const values = this.#cookie.read(req);
+    if (values.length === 0) return freshState(this, true);
+    const state = this.#sealer !== undefined ? this.#openSealed(values, this.#sealer) : await this.#openStored(values, this.#server!);
+    return state ?? freshState(this, true); // a cookie naming nothing is left alone: see #destroy
+  }
+
+  #openSealed(values: string[], sealer: SealingStore): SessionState | undefined {
     const now = Date.now();
-
-    if (this.#sealer !== undefined) {
-      const opened = this.#sealer.unseal(value, now);
-      const data = opened && parseData(opened.record.data);
-      if (!opened || !data) {
-        debug('cookie %s: sealed session rejected (tampered, old key, or expired); new session', this.#cookie.name);
-        return this.#fresh(true);
+    for (const value of values) {
+      const opened = sealer.unseal(value, now, this.#cookie.name);
+      const state = opened && this.#loaded(opened.id, opened.record, now);
+      if (state !== undefined) {
+        state.cookieStale = opened!.stale; // an old key or format: reseal with the current one
+        if (tracing) debug('cookie %s: sealed session %s opened', this.#cookie.name, shortId(opened!.id));
+        return state;
       }
-      const { record } = opened;
-      const core = new SessionCore(opened.id, data, record.createdAt, record.expiresAt, record.data, record.userId);
-      core.cookieDue = opened.stale; // opened with an old key: reseal with the current one
-      debug('cookie %s: sealed session %s opened', this.#cookie.name, shortId(opened.id));
-      return core;
     }
-
-    if (!isWellFormedId(value)) {
-      debug('cookie %s: not a well-formed session ID; rejected without a store lookup', this.#cookie.name);
-      return this.#fresh(true);
-    }
-    const active = this.#hold(value);
-    if (active !== undefined) return active;
-
-    const server = this.#server!;
-    const record = await this.#guard.call(() => server.get(value));
-    const raced = this.#hold(value); // another request may have loaded it while we waited
-    if (raced !== undefined) return raced;
-    const data = record !== undefined && record.createdAt + this.#settings.absoluteTimeout > now ? parseData(record.data) : undefined;
-    if (record === undefined || data === undefined) {
-      debug('session %s: unknown or expired; not adopted, new session', shortId(value));
-      return this.#fresh(true);
-    }
-    if (tracing) debug('session %s: loaded', shortId(value));
-    const core = new SessionCore(value, data, record.createdAt, record.expiresAt, record.data, record.userId);
-    core.holders = 1;
-    this.#active.set(value, core);
-    return core;
+    debug('cookie %s: sealed session rejected (tampered, old key, other cookie, or expired); new session', this.#cookie.name);
+    return undefined;
   }
 
-  #hold(id: string): SessionCore | undefined {
-    const core = this.#active.get(id);
-    if (core !== undefined) core.holders++;
-    return core;
-  }
-
-  #fresh(staleCookie: boolean): SessionCore {
-    const core = new SessionCore(undefined, {}, Date.now(), 0, undefined, undefined);
-    core.staleCookie = staleCookie;
-    return core;
-  }
-
-  /** @internal Lets go of the shared core once this request is done with it. */
-  release(session: Session<object>): void {
-    if (session.released) return;
-    session.released = true;
-    const core = session.core;
-    if (--core.holders <= 0 && core.hasId && this.#active.get(core.id) === core) this.#active.delete(core.id);
-  }
-
-  // --- Committing -----------------------------------------------------------------------------
-
-  /**
-   * Decides what the response must say about the session and what the store must do, sets the
-   * cookie if `headersOpen`, and starts the save. Returns the save, or `undefined` when there is
-   * nothing to wait for. Throws (synchronously) only for programmer errors.
-   * @internal
-   */
-  settle(core: SessionCore, res: AnyResponse, headersOpen: boolean, secure: boolean): Promise<void> | undefined {
-    const json = JSON.stringify(core.data);
-    const unsaved = core.stored === undefined; // never stored under this ID
-    if (unsaved && json === '{}' && core.userId === undefined) {
-      // Nothing worth keeping: store nothing, set no cookie (lazy sessions), and clear a cookie
-      // that names a session we do not have, so the browser stops sending it.
-      if (core.staleCookie && headersOpen) this.#cookie.clear(res, secure);
-      core.staleCookie = false;
-      return undefined;
+  async #openStored(values: string[], server: Store): Promise<SessionState | undefined> {
+    for (const id of values) {
+      if (!isWellFormedId(id)) {
+        debug('cookie %s: not a well-formed session ID; rejected without a store lookup', this.#cookie.name);
+        continue;
+      }
+      const record = await this.#storeCall('loading', () => server.get(id));
+      const state = record && this.#loaded(id, record, Date.now());
+      if (state !== undefined) {
+        if (tracing) debug('session %s: loaded', shortId(id));
+        return state;
+      }
+      debug('session %s: unknown or expired; not adopted', shortId(id));
     }
+    return undefined;
+  }
 
+  /** A state from a stored record, or `undefined` when the record is past its lifetime or corrupt. */
+  #loaded(id: string, record: SessionRecord, now: number): SessionState | undefined {
+    if (!(record.expiresAt > now) || !(record.createdAt + this.#settings.absoluteTimeout > now)) return undefined;
+    const data = decodeData(record.data);
+    if (data === undefined) return undefined;
+    const state = freshState(this, false);
+    state.id = id;
+    state.data = data;
+    state.base = record.data;
+    state.createdAt = record.createdAt;
+    state.expiresAt = record.expiresAt;
+    state.userId = state.baseUserId = record.userId ?? undefined;
+    state.hadCookie = true;
+    return state;
+  }
+
+  // --- Saving ----------------------------------------------------------------------------------
+
+  async #save(state: SessionState, server: Store): Promise<void> {
+    await state.pending; // the old ID must be gone before anything is written (regenerate, destroy)
+    if (state.gone) return;
     const now = Date.now();
-    const expiresAt = Math.min(now + this.#settings.idleTimeout, core.createdAt + this.#settings.absoluteTimeout);
-    const renewed = unsaved || expiresAt - core.expiresAt >= this.#settings.renewStep;
-    if (renewed) {
-      core.expiresAt = expiresAt;
-      core.cookieDue = true;
-    }
-    const changed = unsaved || json !== core.stored || core.userId !== core.storedUserId;
+    const expiresAt = this.#expiry(state, now);
 
-    if (this.#sealer !== undefined) {
-      if (!changed && !core.cookieDue) return undefined;
-      if (!headersOpen) {
-        // The session *is* the cookie, and the headers are gone: there is no way left to save it.
-        if (changed) tooLate();
-        return undefined;
-      }
-      const value = this.#sealer.seal(core.id, { data: json, createdAt: core.createdAt, expiresAt: core.expiresAt, userId: core.userId });
-      this.#cookie.send(res, value, core.expiresAt - now, secure);
-      core.stored = json;
-      core.storedUserId = core.userId;
-      core.cookieDue = false;
-      return undefined;
+    if (state.base === undefined) {
+      if (!hasContent(state.data) && state.userId === undefined) return; // nothing worth keeping (lazy sessions)
+      if (!state.cookieSent) return tooLate(); // the browser never got the ID: nobody could name this session
+      const texts = encodeData(state.data);
+      const id = state.id!;
+      const record: SessionRecord = { data: texts, createdAt: state.createdAt, expiresAt, userId: state.userId };
+      if (tracing) debug('session %s: stored', shortId(id));
+      // An insert the visitor was told failed (storeTimeout) must not turn up later.
+      await this.#storeCall('saving', () => server.set(id, record), () => void server.delete(id).catch(() => {}));
+      this.#saved(state, texts, expiresAt);
+      return;
     }
 
-    if (core.cookieDue) {
-      if (headersOpen) {
-        this.#cookie.send(res, core.id, core.expiresAt - now, secure);
-        core.cookieDue = false;
-      } else if (unsaved) {
-        tooLate(); // nobody could ever name this session again, so there is no point storing it
-        return undefined;
-      }
+    const id = state.id!;
+    const diff = diffData(state.base, state.data);
+    const userChanged = state.userId !== state.baseUserId;
+    const renew = expiresAt - state.expiresAt >= this.#settings.renewStep;
+    if (diff === undefined && !userChanged) {
+      if (!renew) return;
+      if (tracing) debug('session %s: touch', shortId(id));
+      await this.#storeCall('saving', () => server.touch(id, expiresAt));
+      state.expiresAt = expiresAt;
+      return;
     }
-    if (changed) return this.#write(core, json);
-    if (renewed) return this.#queue(core, (id) => this.#server!.touch(id, expiresAt), 'touch');
-    return core.writing; // a save started earlier (at writeHead, or by a concurrent request) must finish first
+    const patch: SessionPatch = {
+      set: diff?.set ?? emptyTexts(),
+      remove: diff?.remove ?? [],
+      expiresAt: renew ? expiresAt : undefined,
+      userId: userChanged ? state.userId : undefined,
+    };
+    if (tracing) debug('session %s: patch %s', shortId(id), [...Object.keys(patch.set), ...patch.remove.map((key) => `-${key}`)].join(' '));
+    const applied = await this.#storeCall('saving', () => (server.patch ? server.patch(id, patch) : this.#patchByHand(server, id, patch)));
+    if (!applied) {
+      state.gone = true;
+      debug('session %s: gone from the store (logged out, regenerated or expired meanwhile); this request\'s changes are dropped', shortId(id));
+      return;
+    }
+    this.#saved(state, diff?.texts ?? state.base, renew ? expiresAt : state.expiresAt);
+  }
+
+  #saved(state: SessionState, texts: StoredData, expiresAt: number): void {
+    state.base = texts;
+    state.baseUserId = state.userId;
+    state.expiresAt = expiresAt;
   }
 
   /**
-   * Saves the whole record. The record is read from the session when the save gets its turn, so a
-   * save still waiting behind another one carries the changes of every request that commits
-   * meanwhile, and those requests just wait for it: one write for a burst, not one each.
+   * `patch` for a store that has none: read, merge, write. Within this process nothing is lost (the
+   * merges of one session take turns) and nothing destroyed comes back (the IDs destroyed in the last
+   * minute are remembered); across processes such a store is last-writer-wins, and a session
+   * destroyed elsewhere between the read and the write can come back. Stores that matter implement
+   * `patch`.
    */
-  #write(core: SessionCore, json: string): Promise<void> {
-    core.stored = json;
-    core.storedUserId = core.userId;
-    const id = core.id;
-    const waiting = core.waitingSave;
-    if (waiting !== undefined && waiting.id === id) return waiting.done;
-
-    const turn = { id, done: Promise.resolve() };
-    const runsNow = core.writing === undefined; // then `json` is the session as it is
-    let written = json;
-    const save = (): Promise<void> => {
-      if (core.waitingSave === turn) core.waitingSave = undefined;
-      if (!runsNow && core.id === id) written = core.stored = JSON.stringify(core.data);
-      return this.#server!.set(id, { data: written, createdAt: core.createdAt, expiresAt: core.expiresAt, userId: core.userId });
+  #patchByHand(server: Store, id: string, patch: SessionPatch): Promise<boolean> {
+    const merge = async (): Promise<boolean> => {
+      const record = await server.get(id);
+      if (record === undefined || this.#wasDestroyed(id)) return false;
+      const next: SessionRecord = {
+        data: applyPatch(record.data, patch),
+        createdAt: record.createdAt,
+        expiresAt: patch.expiresAt ?? record.expiresAt,
+        userId: patch.userId ?? record.userId,
+      };
+      if (this.#wasDestroyed(id)) return false;
+      await server.set(id, next);
+      return true;
     };
-    const onFailure = () => {
-      if (core.stored === written) core.stored = '\0unsaved'; // force a rewrite next time
-    };
-    core.waitingSave = turn;
-    turn.done = this.#queue(core, save, 'save', onFailure);
-    return turn.done;
+    const previous = this.#merging.get(id);
+    const turn = previous === undefined ? merge() : previous.then(merge, merge);
+    const settled = turn.catch(() => {});
+    this.#merging.set(id, settled);
+    void settled.then(() => {
+      if (this.#merging.get(id) === settled) this.#merging.delete(id);
+    });
+    return turn;
   }
 
-  /**
-   * Runs store writes of one session one after another, so that concurrent requests reach the
-   * store in the order they committed and the last one carries everything.
-   */
-  #queue(core: SessionCore, write: (id: string) => Promise<void>, what: string, onFailure?: () => void): Promise<void> {
-    const id = core.id;
-    const run = () => {
-      if (tracing) debug('session %s: %s', shortId(id), what);
-      return this.#guard.call(() => write(id));
-    };
-    const previous = core.writing;
-    const current = previous === undefined ? run() : previous.then(run, run);
-    core.writing = current;
-    current.then(
-      () => {
-        if (core.writing === current) core.writing = undefined;
-      },
-      () => {
-        if (core.writing === current) core.writing = undefined;
-        onFailure?.();
-      },
-    );
-    return current;
+  #wasDestroyed(id: string): boolean {
+    return this.#destroyed.has(id);
+  }
+
+  /** For a cookie session, `cookieHeader` did the saving; a change made after it can no longer reach the browser. */
+  async #checkSealed(state: SessionState): Promise<void> {
+    if (!state.cookieSent && state.base === undefined && !hasContent(state.data) && state.userId === undefined) return;
+    const base = state.base ?? emptyTexts();
+    if (diffData(base, state.data) !== undefined || state.userId !== state.baseUserId) tooLate();
+  }
+
+  /** Seals the session into its cookie when the browser's copy must change, or answers `undefined`. */
+  #seal(state: SessionState, sealer: SealingStore, secure: boolean): string | undefined {
+    if (state.base === undefined && !hasContent(state.data) && state.userId === undefined) {
+      if (!state.cookieToClear) return undefined;
+      state.cookieToClear = false;
+      return this.#cookie.clearLine(secure);
+    }
+    const texts = encodeData(state.data);
+    const now = Date.now();
+    const expiresAt = this.#expiry(state, now);
+    const changed = state.base === undefined || diffData(state.base, state.data) !== undefined || state.userId !== state.baseUserId;
+    if (!changed && !state.cookieStale && expiresAt - state.expiresAt < this.#settings.renewStep) return undefined;
+    state.id ??= generateId();
+    const record: SessionRecord = { data: texts, createdAt: state.createdAt, expiresAt, userId: state.userId };
+    const line = this.#cookie.line(sealer.seal(state.id, record, this.#cookie.name), expiresAt - now, secure);
+    if (tracing) debug('session %s: sealed into the cookie', shortId(state.id));
+    this.#saved(state, texts, expiresAt);
+    state.cookieSent = true;
+    state.cookieStale = false;
+    state.cookieToClear = false;
+    return line;
+  }
+
+  /** When a session used now expires: the idle timeout from now, but never past its absolute lifetime. */
+  #expiry(state: SessionState, now: number): number {
+    return Math.min(now + this.#settings.idleTimeout, state.createdAt + this.#settings.absoluteTimeout);
   }
 
   // --- regenerate() and destroy() -------------------------------------------------------------
 
-  /** @internal Used by `session.regenerate()`. */
-  async regenerate(core: SessionCore): Promise<void> {
-    const oldId = core.hasId ? core.id : undefined;
-    const wasStored = core.stored !== undefined;
-    this.#forget(core);
-    core.renameTo(generateId());
-    core.createdAt = Date.now(); // a new session as far as the absolute lifetime goes
-    if (core.holders > 0) this.#active.set(core.id, core);
-    debug('session %s: regenerated as %s', oldId ? shortId(oldId) : '(new)', shortId(core.id));
-    if (oldId !== undefined && wasStored) await this.#remove(core, oldId);
+  async #regenerate(state: SessionState): Promise<void> {
+    const oldId = state.base !== undefined ? state.id : undefined;
+    state.id = generateId();
+    state.base = undefined;
+    state.baseUserId = undefined;
+    state.createdAt = Date.now(); // a new session as far as the absolute lifetime goes
+    state.expiresAt = 0;
+    state.cookieSent = false;
+    state.gone = false;
+    debug('session %s: regenerated as %s', oldId ? shortId(oldId) : '(new)', shortId(state.id));
+    if (oldId !== undefined) await this.#remove(state, oldId);
   }
 
-  /** @internal Used by `session.destroy()`. */
-  async destroy(core: SessionCore): Promise<void> {
-    const oldId = core.hasId ? core.id : undefined;
-    const wasStored = core.stored !== undefined;
-    this.#forget(core);
-    core.renameTo(undefined);
-    core.cookieDue = false;
-    core.staleCookie = true; // expire the browser's cookie, unless the handler starts anew
-    core.isNew = true;
-    core.data = {};
-    core.userId = undefined;
-    core.createdAt = Date.now();
+  async #destroy(state: SessionState): Promise<void> {
+    const oldId = state.base !== undefined ? state.id : undefined;
+    // Expire the browser's cookie if it has one from us. A cookie naming a session we do not hold is
+    // left alone otherwise: clearing it could delete the cookie a login just set in another tab.
+    const hadCookie = state.hadCookie || state.cookieSent;
+    Object.assign(state, freshState(this, true), { hadCookie, cookieToClear: hadCookie, pending: state.pending });
     debug('session %s: destroyed', oldId ? shortId(oldId) : '(new)');
-    if (oldId !== undefined && wasStored) await this.#remove(core, oldId);
+    if (oldId !== undefined) await this.#remove(state, oldId);
   }
 
-  #forget(core: SessionCore): void {
-    if (core.hasId && this.#active.get(core.id) === core) this.#active.delete(core.id);
-  }
-
-  async #remove(core: SessionCore, id: string): Promise<void> {
-    // Wait for writes in flight under the old ID, or one of them could bring it back to life.
-    await core.writing?.catch(() => {});
+  async #remove(state: SessionState, id: string): Promise<void> {
     const server = this.#server;
-    if (server === undefined) return; // a sealed cookie cannot be taken back (see cookie-store.ts)
+    if (server === undefined) return; // a sealed cookie cannot be taken back (see stores/cookie.ts)
+    if (server.patch === undefined) this.#remember(id);
+    const removal = (state.pending ?? Promise.resolve()).then(() => this.#storeCall('removing', () => server.delete(id)));
+    state.pending = removal.catch(() => {}); // a save waits for it; the error goes to the caller below
+    await removal;
+  }
+
+  #remember(id: string): void {
+    const now = Date.now();
+    for (const [old, at] of this.#destroyed) {
+      if (at > now - REMEMBER_DESTROYED_MS) break; // a Map iterates in insertion order: the rest is younger
+      this.#destroyed.delete(old);
+    }
+    this.#destroyed.set(id, now);
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  #stateOf(session: Session<T>, caller: string): SessionState {
+    const state = stateOf(session, caller);
+    if (state.owner !== this) throw new TypeError(`${caller}: this session was loaded by another createSessions() manager`);
+    return state;
+  }
+
+  /** Runs a store call under `storeTimeout`; a failure becomes a `SessionError` the request answers with 503. */
+  async #storeCall<R>(what: 'loading' | 'saving' | 'removing', call: () => R | Promise<R>, onLate?: () => void): Promise<R> {
     try {
-      await this.#guard.call(() => server.delete(id));
+      return await this.#guard.call(call, onLate);
     } catch (error) {
-      throw new SessionError('session store failed while removing a session', 503, { cause: error });
+      throw new SessionError(`session store failed while ${what} a session`, 503, { cause: error });
     }
   }
 }
 
-/** The stored data, or `undefined` if it is not a JSON object (a corrupt or foreign record). */
-function parseData(json: string): Record<string, unknown> | undefined {
-  try {
-    const data: unknown = JSON.parse(json);
-    return data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function tooLate(): void {
-  process.emitWarning('plain-session: the session changed after the response headers were sent, so the change could not be saved. Change the session before writing the body.', { code: 'PLAIN_SESSION_TOO_LATE' });
+  process.emitWarning(
+    'plain-session: the session changed after the response headers were sent, so the change could not be saved. Change the session before writing the body.',
+    { code: 'PLAIN_SESSION_TOO_LATE' },
+  );
 }

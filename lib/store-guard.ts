@@ -2,7 +2,20 @@
  * A guard around store calls: whatever the store does (answer, throw synchronously, or hang on a
  * dead database), the caller gets a promise that settles within `timeout` milliseconds. One
  * unref'd timer watches every call in flight; a timer per call would cost more than the call.
+ *
+ * A call that timed out may still reach the database later: a timeout only stops the waiting.
+ * Callers that must not let such a late write stand (an insert the visitor was told failed) pass
+ * `onLate`, which runs once the abandoned call has succeeded after all.
  */
+
+/** Raised when a store call passes `storeTimeout`. */
+export class StoreTimeoutError extends Error {
+  constructor(timeout: number) {
+    super(`session store did not answer within ${timeout} ms (storeTimeout)`);
+    this.name = 'StoreTimeoutError';
+  }
+}
+
 export class StoreGuard {
   readonly #timeout: number;
   readonly #calls = new Set<{ deadline: number; fail: (error: Error) => void }>();
@@ -13,7 +26,7 @@ export class StoreGuard {
     this.#timeout = timeout;
   }
 
-  call<R>(call: () => R | Promise<R>): Promise<R> {
+  call<R>(call: () => R | Promise<R>, onLate?: () => void): Promise<R> {
     let answer: Promise<R>;
     try {
       answer = Promise.resolve(call());
@@ -22,11 +35,25 @@ export class StoreGuard {
     }
     if (this.#timeout === Infinity) return answer;
     return new Promise<R>((resolve, reject) => {
-      const pending = { deadline: Date.now() + this.#timeout, fail: reject };
+      let timedOut = false;
+      const pending = {
+        deadline: Date.now() + this.#timeout,
+        fail: (error: Error) => {
+          timedOut = true;
+          reject(error);
+        },
+      };
       this.#calls.add(pending);
       answer.then(
-        (value) => (this.#calls.delete(pending), resolve(value)),
-        (error: unknown) => (this.#calls.delete(pending), reject(error)),
+        (value) => {
+          this.#calls.delete(pending);
+          if (timedOut) onLate?.();
+          else resolve(value);
+        },
+        (error: unknown) => {
+          this.#calls.delete(pending);
+          reject(error); // ignored if the timeout already rejected
+        },
       );
       this.#watchdog ??= setInterval(() => this.#expire(), Math.max(10, Math.min(this.#timeout / 4, 1000))).unref();
     });
@@ -42,7 +69,7 @@ export class StoreGuard {
     for (const pending of this.#calls) {
       if (pending.deadline > now) continue;
       this.#calls.delete(pending);
-      pending.fail(new Error(`session store did not answer within ${this.#timeout} ms (storeTimeout)`));
+      pending.fail(new StoreTimeoutError(this.#timeout));
     }
   }
 }

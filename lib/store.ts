@@ -1,19 +1,26 @@
 /**
  * The store contract: where a server-side session lives between requests.
  *
- * A store is a small async key-value map with expiry. It never sees cookies or HTTP, and it never
- * looks inside a session: `record.data` is a string the manager produced (JSON today) and gets
- * back unchanged. Keeping the store this dumb is what lets the same manager run on a `Map`, SQLite,
- * PostgreSQL or Redis, and lets you write your own store in a few dozen lines (the idea comes from
- * alexedwards/scs and express-session's Store).
+ * A store is a small async map with expiry. It never sees cookies or HTTP, and it never looks inside
+ * a value: `record.data` maps each top-level key of `session.data` to the JSON text of its value,
+ * and the store keeps those texts and gives them back unchanged. Keeping the store this dumb is what
+ * lets the same manager run on a `Map`, SQLite, PostgreSQL or Redis, and lets you write your own
+ * store in a few dozen lines (the idea comes from alexedwards/scs and express-session's Store).
  *
- * Run `test/store-contract.ts` against your own store to check it keeps this contract.
+ * Why one text per key rather than one text for the whole session: a request that changed only
+ * `cart` then writes only `cart` (`patch`), so two requests of one visitor that change different
+ * keys at the same moment both keep their change, in one process or in many.
+ *
+ * Check your own store with the contract suite: `runStoreContract` from `plain-session/testing`.
  */
+
+/** A session's data as stores keep it: each top-level key of `session.data`, to the JSON text of its value. */
+export type StoredData = Record<string, string>;
 
 /** What a store keeps for one session. */
 export interface SessionRecord {
-  /** The serialized session data. Opaque to the store: keep it and give it back byte for byte. */
-  data: string;
+  /** The session's data, one JSON text per key. Opaque to the store: keep it and give it back unchanged. */
+  data: StoredData;
   /** When the session was created, in epoch milliseconds. Used for the absolute lifetime. */
   createdAt: number;
   /**
@@ -25,20 +32,46 @@ export interface SessionRecord {
   userId?: string | undefined;
 }
 
+/** What one request changed in an existing session: the argument of `store.patch`. */
+export interface SessionPatch {
+  /** Keys to set, to these JSON texts (added or replaced). */
+  set: StoredData;
+  /** Keys to remove. Never also in `set`. */
+  remove: string[];
+  /** The new expiry in epoch milliseconds, when it moves; otherwise the stored one stays. */
+  expiresAt?: number | undefined;
+  /** The user to bind the session to, when it changes; otherwise the stored one stays. */
+  userId?: string | undefined;
+}
+
 /**
  * The interface every server-side store implements. All methods may reject; the manager answers
- * such a request with 503 and the server keeps serving.
- *
- * IDs given to a store are already checked to be well-formed session IDs.
+ * such a request with 503 and the server keeps serving. IDs given to a store are already checked
+ * to be well-formed session IDs.
  */
 export interface Store {
-  /** The record for `id`, or `undefined` if there is none or it has expired. */
+  /** The record for `id`, or `undefined` if there is none or it has expired. A copy: changing it changes nothing stored. */
   get(id: string): Promise<SessionRecord | undefined>;
-  /** Creates or replaces the record for `id`. */
+  /** Creates or replaces the record for `id`. The manager calls it only for IDs it has just made. */
   set(id: string, record: SessionRecord): Promise<void>;
   /**
-   * Moves the expiry of an existing record without rewriting its data (the session was used, so
-   * its idle timeout starts again). If there is no record for `id`, does nothing.
+   * Applies one request's changes to an existing, live record, atomically: the keys of `patch.set`
+   * are set, those of `patch.remove` removed, every other key left as it is, even if another
+   * request patched it a moment ago. Moves the expiry and binds the user when the patch says so.
+   *
+   * Update-only: when there is no live record for `id` (never set, deleted, expired, pruned),
+   * nothing is written and the answer is `false`. This is what keeps a logged-out session logged
+   * out while older requests of it are still running.
+   *
+   * Optional. Without it the manager does `get`, merges, then `set`: correct within one process
+   * (it remembers the IDs it destroyed lately), but two processes saving one session at the same
+   * moment may then lose one's keys, and a session destroyed by another process between that `get`
+   * and `set` can come back.
+   */
+  patch?(id: string, patch: SessionPatch): Promise<boolean>;
+  /**
+   * Moves the expiry of an existing, live record without rewriting its data (the session was used,
+   * so its idle timeout starts again). If there is no live record for `id`, does nothing.
    */
   touch(id: string, expiresAt: number): Promise<void>;
   /** Removes the record for `id`. If there is none, does nothing. */
@@ -61,14 +94,18 @@ export interface Store {
  */
 export interface SealingStore {
   readonly kind: 'cookie';
-  /** Seals the session into a cookie value (URL-safe, so it needs no escaping). */
-  seal(id: string, record: SessionRecord): string;
+  /**
+   * Seals the session into a cookie value (URL-safe, so it needs no escaping). `cookieName` is
+   * bound into the seal, so a cookie sealed for one name never opens under another.
+   */
+  seal(id: string, record: SessionRecord, cookieName: string): string;
   /**
    * Opens a cookie value. Answers `undefined` for anything it cannot trust: tampered, truncated,
-   * sealed with an unknown key or format version, or expired at `now` (epoch ms). Never throws on
-   * such input. `stale` is true when the cookie was sealed with an old key and should be resealed.
+   * sealed with an unknown key or format version, for another cookie name, or expired at `now`
+   * (epoch ms). Never throws on such input. `stale` is true when the cookie should be resealed
+   * (an old key or an old format).
    */
-  unseal(value: string, now: number): { id: string; record: SessionRecord; stale: boolean } | undefined;
+  unseal(value: string, now: number, cookieName: string): { id: string; record: SessionRecord; stale: boolean } | undefined;
   close?(): Promise<void>;
 }
 
@@ -79,3 +116,19 @@ export type AnyStore = Store | SealingStore;
 export function isSealingStore(store: AnyStore): store is SealingStore {
   return (store as SealingStore).kind === 'cookie';
 }
+
+/**
+ * Checks a `pruneInterval` option: milliseconds between sweeps, or 0 for no timer (prune from a
+ * cron job instead, by calling the store's `prune()`).
+ */
+export function checkPruneInterval(value: unknown, owner: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `${owner}: option pruneInterval must be a number of milliseconds from 0 (no timer) to ${MAX_TIMER_MS} (Node's longest timer, about 24.8 days), got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** The longest delay Node's timers hold: a longer one fires after 1 ms instead (2^31 − 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -9,7 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { after, afterEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryStore } from '../lib/memory-store.js';
+import { MemoryStore } from '../lib/stores/memory.js';
 import { createSessions, SessionError, type SessionsOptions } from '../lib/sessions.js';
 import { serve, type Served } from './helpers.js';
 import { countingListener, FaultyStore, figure, newEndCounter, type EndCounter, type Fault, type StoreOp } from './adversarial-helpers.js';

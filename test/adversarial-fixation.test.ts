@@ -3,8 +3,8 @@
  * mode, and concurrent requests on one session. The suites themselves live in
  * adversarial-helpers.ts so every store can run them (see adversarial-stores.test.ts).
  */
-import { CookieStore } from '../lib/cookie-store.js';
-import { MemoryStore } from '../lib/memory-store.js';
+import { CookieStore } from '../lib/stores/cookie.js';
+import { MemoryStore } from '../lib/stores/memory.js';
 import { InstrumentedStore } from './helpers.js';
 import { concurrencySuite, FaultyStore, fixationSuite } from './adversarial-helpers.js';
 

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { generateId } from '../lib/id.js';
-import { MemoryStore } from '../lib/memory-store.js';
+import { MemoryStore } from '../lib/stores/memory.js';
 import { createSessions } from '../lib/sessions.js';
 import { blast, figure, heapUsedMb, SOAK } from './adversarial-helpers.js';
 

@@ -18,6 +18,7 @@ import { generateId } from '../lib/id.js';
 import { createSessions, type SessionManager, type SessionsOptions } from '../lib/sessions.js';
 import { isSealingStore, type AnyStore, type SessionRecord, type Store } from '../lib/store.js';
 import { Client, cookieValue, serve } from './helpers.js';
+import { decodeData, encodeData } from '../lib/data.js';
 
 /** Prints a figure as a TAP comment; the closing note collects these. */
 export function figure(text: string): void {
@@ -445,7 +446,7 @@ export function fixationSuite(name: string, makeStore: () => AnyStore | Promise<
       const server = store as Store;
       const now = Date.now();
       const expired = generateId();
-      await server.set(expired, { data: '{"user":"ada"}', createdAt: now - 10_000, expiresAt: now - 1 });
+      await server.set(expired, { data: encodeData({ user: 'ada' }), createdAt: now - 10_000, expiresAt: now - 1 });
       const r1 = await ask(base, '/whoami', expired);
       assert.equal(r1.body.isNew, true, 'an expired record is not adopted');
 

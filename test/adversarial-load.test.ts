@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CookieStore } from '../lib/cookie-store.js';
-import { MemoryStore } from '../lib/memory-store.js';
+import { CookieStore } from '../lib/stores/cookie.js';
+import { MemoryStore } from '../lib/stores/memory.js';
 import { figure, loadRun, SOAK } from './adversarial-helpers.js';
 
 const SECONDS = SOAK ? 30 : 5;

@@ -11,13 +11,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CookieStore } from '../lib/cookie-store.js';
+import { CookieStore } from '../lib/stores/cookie.js';
 import { generateId, isWellFormedId } from '../lib/id.js';
-import { MemoryStore } from '../lib/memory-store.js';
+import { MemoryStore } from '../lib/stores/memory.js';
 import { createSessions } from '../lib/sessions.js';
 import type { AnyStore, SessionRecord } from '../lib/store.js';
 import { InstrumentedStore, serve, type Served } from './helpers.js';
 import { fakeRound, figure, prng, randomInt, SEED, SOAK } from './adversarial-helpers.js';
+import { decodeData, encodeData } from '../lib/data.js';
 
 const servers: Served[] = [];
 after(async () => {
@@ -30,7 +31,7 @@ const SECRET_B = 'another-long-random-test-secret-number-two-987654321';
 
 type Mutation = (value: string, random: () => number) => string;
 
-/** Mutations of a base64url value (an ID, or the body of a seal after its `v1.` prefix). */
+/** Mutations of a base64url value (an ID, or the body of a seal after its `v2.` prefix). */
 const MUTATIONS: Record<string, Mutation> = {
   'bit flip': (v, random) => {
     const bytes = Buffer.from(v, 'base64url');
@@ -174,17 +175,17 @@ describe('3. tampering with the sealed cookie (CookieStore)', () => {
       assert.equal((await fakeRound(sessions, `sid=${value}`)).session.data.user, `u${i}`, 'the control: an issued seal opens');
     }
     const now = Date.now();
-    const record = (data: unknown, over: Partial<SessionRecord> = {}): SessionRecord => ({ data: JSON.stringify(data), createdAt: now, expiresAt: now + 3_600_000, ...over });
+    const record = (data: unknown, over: Partial<SessionRecord> = {}): SessionRecord => ({ data: encodeData(data as Record<string, unknown>), createdAt: now, expiresAt: now + 3_600_000, ...over });
 
     const random = prng(SEED);
-    const forged: { value: string; kind: string }[] = mutations(sealed, Math.floor(total * 0.8), random, 'v1.');
+    const forged: { value: string; kind: string }[] = mutations(sealed, Math.floor(total * 0.8), random, 'v2.');
     // Forgeries that are well-formed seals, made with the wrong key or the wrong contents.
     const admin = record({ user: 'admin', role: 'admin' });
     while (forged.length < total) {
       const k = forged.length % 8;
       const id = generateId();
       const mine = sealed[randomInt(random, sealed.length)]!;
-      const theirs = other.seal(id, admin);
+      const theirs = other.seal(id, admin, 'sid');
       const theirBytes = Buffer.from(theirs.slice(3), 'base64url');
       const myBytes = Buffer.from(mine.slice(3), 'base64url');
       let value: string;
@@ -192,15 +193,15 @@ describe('3. tampering with the sealed cookie (CookieStore)', () => {
       if (k === 0) [value, kind] = [theirs, "another key's seal"];
       else if (k === 1) {
         myBytes.copy(theirBytes, 0, 0, 4); // our key ID on their seal
-        [value, kind] = ['v1.' + theirBytes.toString('base64url'), "another key's seal with our key ID"];
-      } else if (k === 2) [value, kind] = [store.seal(id, record({ user: 'admin' }, { expiresAt: now - 1 })), 'our key, expired'];
-      else if (k === 3) [value, kind] = [store.seal(id, record(null)), 'our key, data not an object'];
-      else if (k === 4) [value, kind] = [store.seal(id, { ...record({}), data: 'not json' }), 'our key, data not JSON'];
+        [value, kind] = ['v2.' + theirBytes.toString('base64url'), "another key's seal with our key ID"];
+      } else if (k === 2) [value, kind] = [store.seal(id, record({ user: 'admin' }, { expiresAt: now - 1 }), 'sid'), 'our key, expired'];
+      else if (k === 3) [value, kind] = [store.seal(id, { ...record({}), data: { x: ']' } }, 'sid'), 'our key, data not JSON (a broken text)'];
+      else if (k === 4) [value, kind] = [store.seal(id, { ...record({}), data: { x: 'not json' } }, 'sid'), 'our key, data not JSON'];
       else if (k === 5) {
         // Splice: our header and IV with their ciphertext and tag.
-        [value, kind] = ['v1.' + Buffer.concat([myBytes.subarray(0, 16), theirBytes.subarray(16)]).toString('base64url'), 'spliced seals'];
-      } else if (k === 6) [value, kind] = [`v${2 + randomInt(random, 8)}.` + mine.slice(3), 'other format version'];
-      else [value, kind] = [['V1.', 'v1', 'v1..', '.v1.', 'v01.'][randomInt(random, 5)] + mine.slice(3), 'mangled prefix'];
+        [value, kind] = ['v2.' + Buffer.concat([myBytes.subarray(0, 16), theirBytes.subarray(16)]).toString('base64url'), 'spliced seals'];
+      } else if (k === 6) [value, kind] = [`v${3 + randomInt(random, 8)}.` + mine.slice(3), 'other format version'];
+      else [value, kind] = [['V2.', 'v2', 'v2..', '.v2.', 'v02.', 'v1.'][randomInt(random, 6)] + mine.slice(3), 'mangled prefix'];
       forged.push({ value, kind });
     }
 
@@ -211,7 +212,7 @@ describe('3. tampering with the sealed cookie (CookieStore)', () => {
     for (const { value, kind } of forged) {
       let opened;
       try {
-        opened = store.unseal(value, Date.now());
+        opened = store.unseal(value, Date.now(), 'sid');
       } catch {
         throws++;
       }
@@ -235,7 +236,7 @@ describe('3. tampering with the sealed cookie (CookieStore)', () => {
 
   test('300 sealed-cookie mutations over real sockets: 0 accepted', async () => {
     const { sessions, served, value } = await loggedIn(new CookieStore({ secret: SECRET_A }));
-    const list = mutations([value], 300, prng(SEED + 2), 'v1.');
+    const list = mutations([value], 300, prng(SEED + 2), 'v2.');
     let accepted = 0;
     for (let i = 0; i < list.length; i += 20) {
       const answers = await Promise.all(

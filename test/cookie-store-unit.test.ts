@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { COOKIE_SIZE_LIMIT, CookieStore, type CookieRejection } from '../lib/cookie-store.js';
-import { generateId } from '../lib/id.js';
+import { CookieStore, type CookieRejection } from '../lib/stores/cookie.js';
+import { COOKIE_SIZE_LIMIT } from '../lib/session-cookie.js';
+import { encodeData, joinTexts } from '../lib/data.js';
+import { generateId, hashId } from '../lib/id.js';
+import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { isSealingStore, type SessionRecord } from '../lib/store.js';
 
 const A = 'secret-A-0123456789abcdefghijklmnop';
@@ -14,24 +17,27 @@ const MINUTE = 60_000;
 
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
-    data: JSON.stringify({ cart: [{ sku: 'tea', qty: 2 }], email: 'alice@example.com' }),
+    data: encodeData({ cart: [{ sku: 'tea', qty: 2 }], email: 'alice@example.com' }),
     createdAt: NOW - 10 * MINUTE,
     expiresAt: NOW + 30 * MINUTE,
     ...overrides,
   };
 }
 
-/** A store that records what it rejected, in order. */
+/** A store that records what it rejected, in order: the reason and the fingerprint it was given. */
 function watchedStore(secret: string | string[], isRevoked?: (id: string, record: SessionRecord) => boolean) {
   const rejected: Array<[CookieRejection, string]> = [];
-  const store = new CookieStore({ secret, onReject: (reason, value) => rejected.push([reason, value]), isRevoked });
+  const store = new CookieStore({ secret, onReject: (reason, fingerprint) => rejected.push([reason, fingerprint]), isRevoked });
   return { store, rejected };
 }
+
+/** What onReject hears of a cookie: 12 characters of its SHA-256, never the cookie. */
+const fingerprint = (value: string) => hashId(value).slice(0, 12);
 
 function changeByte(value: string, byteIndex: number): string {
   const bytes = Buffer.from(value.slice(3), 'base64url');
   bytes[byteIndex]! ^= 0x80;
-  return 'v1.' + bytes.toString('base64url');
+  return 'v2.' + bytes.toString('base64url');
 }
 
 describe('CookieStore: round trip', () => {
@@ -46,36 +52,37 @@ describe('CookieStore: round trip', () => {
     ['typical data', record()],
     ['a bound user', record({ userId: 'user-42' })],
     ['a user ID with quotes and a newline', record({ userId: 'a"b\nc' })],
-    ['data with newlines and unicode', record({ data: '{"note":"line 1\\nline 2","s":"🍪\n"}\n\n' })],
-    ['empty data', record({ data: '' })],
+    ['data with newlines and unicode', record({ data: encodeData({ note: 'line 1\nline 2', s: '🍪\n', '\n': '\u2028' }) })],
+    ['empty data', record({ data: encodeData({}) })],
   ];
   for (const [name, rec] of cases) {
     it(`gives back the ID and record it sealed: ${name}`, () => {
       const id = generateId();
-      const value = store.seal(id, rec);
-      assert.deepEqual(store.unseal(value, NOW), { id, record: rec, stale: false });
+      const value = store.seal(id, rec, 'sid');
+      assert.deepEqual(store.unseal(value, NOW, 'sid'), { id, record: rec, stale: false });
     });
   }
 
   it('does not add a userId property to a record without one', () => {
-    const opened = store.unseal(store.seal(generateId(), record()), NOW);
+    const opened = store.unseal(store.seal(generateId(), record(), 'sid'), NOW, 'sid');
     assert.ok(opened !== undefined);
     assert.equal(Object.hasOwn(opened.record, 'userId'), false);
   });
 
   it('never shows the data, the user or the session ID in the cookie', () => {
     const id = generateId();
-    const value = store.seal(id, record({ userId: 'bob@example.org' }));
+    const value = store.seal(id, record({ userId: 'bob@example.org' }), 'sid');
     for (const needle of ['alice', 'example', 'cart', 'tea', 'bob', id, id.slice(0, 8), String(NOW).slice(0, 6)]) {
       assert.ok(!value.includes(needle), needle);
       assert.ok(!Buffer.from(value.slice(3), 'base64url').includes(needle), needle);
     }
   });
 
-  it('adds exactly 113 bytes to the data before base64url (the size the README quotes)', () => {
+  it('adds exactly 113 bytes to the JSON of the data before base64url (the size the README quotes)', () => {
     for (const size of [0, 1, 2, 100, 2000]) {
-      const value = store.seal(generateId(), record({ data: 'x'.repeat(size) }));
-      assert.equal(value.length, 3 + Math.ceil(((size + 113) * 4) / 3));
+      const data = encodeData({ x: 'x'.repeat(size) });
+      const value = store.seal(generateId(), record({ data }), 'sid');
+      assert.equal(value.length, 3 + Math.ceil(((joinTexts(data).length + 113) * 4) / 3));
     }
   });
 
@@ -85,7 +92,7 @@ describe('CookieStore: round trip', () => {
 
   it('throws a TypeError when asked to seal an ID that generateId did not make', () => {
     for (const id of ['', 'abc', generateId() + 'x', 'a\nb'.padEnd(43, 'c')]) {
-      assert.throws(() => store.seal(id, record()), { name: 'TypeError', message: /generateId/ });
+      assert.throws(() => store.seal(id, record(), 'sid'), { name: 'TypeError', message: /generateId/ });
     }
   });
 });
@@ -93,94 +100,95 @@ describe('CookieStore: round trip', () => {
 describe('CookieStore: timeouts from the seal', () => {
   it('refuses a cookie from the instant it expires, whatever the browser kept', () => {
     const { store, rejected } = watchedStore(A);
-    const value = store.seal(generateId(), record({ expiresAt: NOW }));
-    assert.ok(store.unseal(value, NOW - 1) !== undefined);
-    assert.equal(store.unseal(value, NOW), undefined);
-    assert.equal(store.unseal(value, NOW + 8 * 60 * MINUTE), undefined);
-    assert.deepEqual(rejected, [['expired', value], ['expired', value]]);
+    const value = store.seal(generateId(), record({ expiresAt: NOW }), 'sid');
+    assert.ok(store.unseal(value, NOW - 1, 'sid') !== undefined);
+    assert.equal(store.unseal(value, NOW, 'sid'), undefined);
+    assert.equal(store.unseal(value, NOW + 8 * 60 * MINUTE, 'sid'), undefined);
+    assert.deepEqual(rejected, [['expired', fingerprint(value)], ['expired', fingerprint(value)]]);
   });
 
   it('keeps the times exactly as the manager computed them', () => {
     const store = new CookieStore({ secret: A });
     const rec = record({ createdAt: 1, expiresAt: Number.MAX_SAFE_INTEGER });
-    assert.deepEqual(store.unseal(store.seal(generateId(), rec), NOW)?.record, rec);
+    assert.deepEqual(store.unseal(store.seal(generateId(), rec, 'sid'), NOW, 'sid')?.record, rec);
   });
 });
 
 describe('CookieStore: key rotation', () => {
   const id = generateId();
-  const sealedWithA = new CookieStore({ secret: A }).seal(id, record());
+  const sealedWithA = new CookieStore({ secret: A }).seal(id, record(), 'sid');
 
   it('opens a cookie sealed with an older secret and marks it stale', () => {
-    const opened = new CookieStore({ secret: [B, A] }).unseal(sealedWithA, NOW);
+    const opened = new CookieStore({ secret: [B, A] }).unseal(sealedWithA, NOW, 'sid');
     assert.deepEqual(opened, { id, record: record(), stale: true });
   });
 
   it('is not stale when the first secret opened it', () => {
-    assert.equal(new CookieStore({ secret: [A, B] }).unseal(sealedWithA, NOW)?.stale, false);
+    assert.equal(new CookieStore({ secret: [A, B] }).unseal(sealedWithA, NOW, 'sid')?.stale, false);
   });
 
   it('reseals with the first secret, which the old list alone cannot open', () => {
-    const resealed = new CookieStore({ secret: [B, A] }).seal(id, record());
-    assert.equal(new CookieStore({ secret: B }).unseal(resealed, NOW)?.stale, false);
-    assert.equal(new CookieStore({ secret: A }).unseal(resealed, NOW), undefined);
+    const resealed = new CookieStore({ secret: [B, A] }).seal(id, record(), 'sid');
+    assert.equal(new CookieStore({ secret: B }).unseal(resealed, NOW, 'sid')?.stale, false);
+    assert.equal(new CookieStore({ secret: A }).unseal(resealed, NOW, 'sid'), undefined);
   });
 
   it('refuses a cookie whose secret has been dropped, as "key"', () => {
     const { store, rejected } = watchedStore([C]);
-    assert.equal(store.unseal(sealedWithA, NOW), undefined);
-    assert.deepEqual(rejected, [['key', sealedWithA]]);
+    assert.equal(store.unseal(sealedWithA, NOW, 'sid'), undefined);
+    assert.deepEqual(rejected, [['key', fingerprint(sealedWithA)]]);
   });
 });
 
 describe('CookieStore: rejections', () => {
   const { store, rejected } = watchedStore(A);
-  const good = store.seal(generateId(), record());
+  const good = store.seal(generateId(), record(), 'sid');
   const table: Array<[string, string, CookieRejection]> = [
     ['garbage', 'not a cookie', 'malformed'],
     ['a bare session ID', generateId(), 'malformed'],
     ['an empty value', '', 'malformed'],
-    ['a future format', 'v2.' + good.slice(3), 'version'],
-    ['another secret', new CookieStore({ secret: B }).seal(generateId(), record()), 'key'],
+    ['a future format', 'v3.' + good.slice(3), 'version'],
+    ['another secret', new CookieStore({ secret: B }).seal(generateId(), record(), 'sid'), 'key'],
     ['a changed ciphertext byte', changeByte(good, 40), 'tampered'],
     ['a changed tag byte', changeByte(good, Buffer.from(good.slice(3), 'base64url').length - 1), 'tampered'],
-    ['an expired session', store.seal(generateId(), record({ expiresAt: NOW })), 'expired'],
+    ['an expired session', store.seal(generateId(), record({ expiresAt: NOW }), 'sid'), 'expired'],
   ];
   for (const [name, value, reason] of table) {
-    it(`${name} → no session, onReject hears "${reason}" and the value`, () => {
+    it(`${name} → no session, onReject hears "${reason}" and a fingerprint, never the cookie`, () => {
       rejected.length = 0;
-      assert.equal(store.unseal(value, NOW), undefined);
-      assert.deepEqual(rejected, [[reason, value]]);
+      assert.equal(store.unseal(value, NOW, 'sid'), undefined);
+      assert.deepEqual(rejected, [[reason, fingerprint(value)]]);
+      if (value.length > 12) assert.ok(!value.includes(rejected[0]![1]) && !rejected[0]![1].includes(value.slice(0, 12)));
     });
   }
 
   it('does not call onReject for a good cookie', () => {
     rejected.length = 0;
-    assert.ok(store.unseal(good, NOW) !== undefined);
+    assert.ok(store.unseal(good, NOW, 'sid') !== undefined);
     assert.deepEqual(rejected, []);
   });
 
   it('works without onReject', () => {
     const quiet = new CookieStore({ secret: A });
-    assert.equal(quiet.unseal('v2.whatever', NOW), undefined);
-    assert.equal(quiet.unseal(changeByte(good, 40), NOW), undefined);
+    assert.equal(quiet.unseal('v3.whatever', NOW, 'sid'), undefined);
+    assert.equal(quiet.unseal(changeByte(good, 40), NOW, 'sid'), undefined);
   });
 
   it('gives no session for any single-bit flip or cut of a cookie (fast-check)', () => {
     const quiet = new CookieStore({ secret: A });
     fc.assert(
       fc.property(
-        fc.record({ data: fc.json({ maxDepth: 2 }), userId: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) }),
+        fc.record({ data: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })).map(encodeData), userId: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) }),
         fc.nat(),
         fc.integer({ min: 0, max: 7 }),
         fc.boolean(),
         ({ data, userId }, at, bit, cut) => {
-          const value = quiet.seal(generateId(), record({ data, userId }));
+          const value = quiet.seal(generateId(), record({ data, userId }), 'sid');
           const index = at % value.length;
           const changed = cut
             ? value.slice(0, index)
             : value.slice(0, index) + String.fromCharCode(value.charCodeAt(index) ^ (1 << bit)) + value.slice(index + 1);
-          assert.equal(quiet.unseal(changed, NOW), undefined);
+          assert.equal(quiet.unseal(changed, NOW, 'sid'), undefined);
         },
       ),
       { numRuns: 400 },
@@ -194,12 +202,12 @@ describe('CookieStore: isRevoked', () => {
     const { store, rejected } = watchedStore(A, (id) => destroyed.has(id));
     const stolen = generateId();
     const other = generateId();
-    const stolenCookie = store.seal(stolen, record());
-    assert.ok(store.unseal(stolenCookie, NOW) !== undefined);
+    const stolenCookie = store.seal(stolen, record(), 'sid');
+    assert.ok(store.unseal(stolenCookie, NOW, 'sid') !== undefined);
     destroyed.add(stolen); // the user logged out; the thief's copy should die with it
-    assert.equal(store.unseal(stolenCookie, NOW), undefined);
-    assert.ok(store.unseal(store.seal(other, record()), NOW) !== undefined);
-    assert.deepEqual(rejected, [['revoked', stolenCookie]]);
+    assert.equal(store.unseal(stolenCookie, NOW, 'sid'), undefined);
+    assert.ok(store.unseal(store.seal(other, record(), 'sid'), NOW, 'sid') !== undefined);
+    assert.deepEqual(rejected, [['revoked', fingerprint(stolenCookie)]]);
   });
 
   it('gets the record, so it can log a user out everywhere by creation time', () => {
@@ -207,20 +215,52 @@ describe('CookieStore: isRevoked', () => {
     const isRevoked = (_id: string, rec: SessionRecord) =>
       rec.userId !== undefined && rec.createdAt < (loggedOutEverywhereAt.get(rec.userId) ?? -Infinity);
     const store = new CookieStore({ secret: A, isRevoked });
-    const before = store.seal(generateId(), record({ userId: 'user-1', createdAt: NOW - 10 * MINUTE }));
-    const after = store.seal(generateId(), record({ userId: 'user-1', createdAt: NOW - MINUTE }));
-    const otherUser = store.seal(generateId(), record({ userId: 'user-2', createdAt: NOW - 10 * MINUTE }));
-    assert.equal(store.unseal(before, NOW), undefined);
-    assert.ok(store.unseal(after, NOW) !== undefined);
-    assert.ok(store.unseal(otherUser, NOW) !== undefined);
+    const before = store.seal(generateId(), record({ userId: 'user-1', createdAt: NOW - 10 * MINUTE }), 'sid');
+    const after = store.seal(generateId(), record({ userId: 'user-1', createdAt: NOW - MINUTE }), 'sid');
+    const otherUser = store.seal(generateId(), record({ userId: 'user-2', createdAt: NOW - 10 * MINUTE }), 'sid');
+    assert.equal(store.unseal(before, NOW, 'sid'), undefined);
+    assert.ok(store.unseal(after, NOW, 'sid') !== undefined);
+    assert.ok(store.unseal(otherUser, NOW, 'sid') !== undefined);
   });
 
   it('is not asked about cookies that are expired or do not open', () => {
     const asked: string[] = [];
     const store = new CookieStore({ secret: A, isRevoked: (id) => (asked.push(id), false) });
-    store.unseal(store.seal(generateId(), record({ expiresAt: NOW })), NOW);
-    store.unseal('v1.garbage', NOW);
+    store.unseal(store.seal(generateId(), record({ expiresAt: NOW }), 'sid'), NOW, 'sid');
+    store.unseal('v2.garbage', NOW, 'sid');
     assert.deepEqual(asked, []);
+  });
+});
+
+describe('CookieStore: each seal is bound to its cookie name', () => {
+  const store = new CookieStore({ secret: A });
+
+  it('a cookie sealed for one name never opens under another, even with the same secret', () => {
+    const { store: admin, rejected } = watchedStore(A);
+    const shop = store.seal(generateId(), record({ userId: 'customer' }), 'shop');
+    assert.ok(store.unseal(shop, NOW, 'shop') !== undefined);
+    assert.equal(admin.unseal(shop, NOW, 'admin'), undefined);
+    assert.deepEqual(rejected, [['tampered', fingerprint(shop)]]);
+  });
+
+  it('a cookie sealed before the binding (format v1) still opens, and is marked for resealing', () => {
+    // What v1 wrote: the same keys and layout, without the cookie name as additional data.
+    const id = generateId();
+    const rec = record();
+    const plaintext = JSON.stringify([id, rec.createdAt, rec.expiresAt, null]) + '\n' + joinTexts(rec.data);
+    const keyId = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key id', 4));
+    const key = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key', 32));
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+    const body = cipher.update(plaintext, 'utf8');
+    cipher.final();
+    const v1 = 'v1.' + Buffer.concat([keyId, iv, body, cipher.getAuthTag()]).toString('base64url');
+    assert.deepEqual(store.unseal(v1, NOW, 'sid'), { id, record: rec, stale: true });
+    // Resealed, it is bound to its name; and a v2 seal relabelled v1 does not open (no downgrade).
+    const resealed = store.seal(id, rec, 'sid');
+    assert.equal(store.unseal(resealed, NOW, 'sid')?.stale, false);
+    assert.equal(store.unseal(resealed, NOW, 'other'), undefined);
+    assert.equal(store.unseal('v1.' + resealed.slice(3), NOW, 'sid'), undefined);
   });
 });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { CookieStore } from '../lib/cookie-store.js';
+import { CookieStore } from '../lib/stores/cookie.js';
 import { createSessions, type SessionsOptions } from '../lib/sessions.js';
 import { COOKIE_SIZE_LIMIT } from '../lib/session-cookie.js';
 import { Client, cookieValue, serve, type Served } from './helpers.js';

@@ -4,8 +4,8 @@
  */
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MemoryStore } from '../lib/memory-store.js';
-import type { SessionRecord, Store } from '../lib/store.js';
+import { MemoryStore } from '../lib/stores/memory.js';
+import type { SessionPatch, SessionRecord, Store } from '../lib/store.js';
 
 export interface Served {
   url: string;
@@ -78,11 +78,11 @@ export function cookieValue(setCookies: string[], name: string): string | undefi
 /** A MemoryStore that counts calls and can be made slow or failing, for tests of the manager. */
 export class InstrumentedStore implements Store {
   readonly inner = new MemoryStore({ pruneInterval: 0 });
-  calls = { get: 0, set: 0, touch: 0, delete: 0 };
+  calls = { get: 0, set: 0, patch: 0, touch: 0, delete: 0 };
   delay = 0;
-  fail: Partial<Record<'get' | 'set' | 'touch' | 'delete', Error>> = {};
+  fail: Partial<Record<'get' | 'set' | 'patch' | 'touch' | 'delete', Error>> = {};
 
-  async #step(op: 'get' | 'set' | 'touch' | 'delete'): Promise<void> {
+  async #step(op: 'get' | 'set' | 'patch' | 'touch' | 'delete'): Promise<void> {
     this.calls[op]++;
     if (this.delay > 0) await new Promise((resolve) => setTimeout(resolve, this.delay));
     const error = this.fail[op];
@@ -96,6 +96,10 @@ export class InstrumentedStore implements Store {
   async set(id: string, record: SessionRecord): Promise<void> {
     await this.#step('set');
     return this.inner.set(id, record);
+  }
+  async patch(id: string, patch: SessionPatch): Promise<boolean> {
+    await this.#step('patch');
+    return this.inner.patch(id, patch);
   }
   async touch(id: string, expiresAt: number): Promise<void> {
     await this.#step('touch');

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, mock, test } from 'node:test';
 import { generateId } from '../lib/id.js';
-import { MemoryStore } from '../lib/memory-store.js';
-import { runStoreContract } from './store-contract.js';
+import { MemoryStore } from '../lib/stores/memory.js';
+import { runStoreContract } from '../lib/testing.js';
+import { decodeData, encodeData } from '../lib/data.js';
 
 runStoreContract('MemoryStore', () => new MemoryStore());
 
-const record = (expiresAt: number, userId?: string) => ({ data: '{"views":1}', createdAt: Date.now(), expiresAt, userId });
+const record = (expiresAt: number, userId?: string) => ({ data: encodeData({ views: 1 }), createdAt: Date.now(), expiresAt, userId });
 
 describe('MemoryStore', () => {
   test('options are checked', () => {
@@ -79,7 +80,7 @@ describe('MemoryStore', () => {
 
   test('the prune timer never keeps the process alive', async () => {
     const { spawnSync } = await import('node:child_process');
-    const url = new URL('../lib/memory-store.js', import.meta.url).href;
+    const url = new URL('../lib/stores/memory.js', import.meta.url).href;
     const started = Date.now();
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', `import { MemoryStore } from '${url}'; new MemoryStore({ pruneInterval: 60000 });`], { timeout: 10_000 });
     assert.equal(child.status, 0, String(child.stderr));

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { generateId, hashId } from '../lib/id.js';
-import { PostgresStore, type PostgresClient } from '../lib/postgres-store.js';
+import { PostgresStore, type PostgresClient } from '../lib/stores/postgres.js';
 import type { SessionRecord } from '../lib/store.js';
 import { requireDriver, serviceUrl, uniqueName } from './services.js';
-import { runStoreContract } from './store-contract.js';
+import { runStoreContract } from '../lib/testing.js';
+import { decodeData, encodeData } from '../lib/data.js';
 
 interface Pool extends PostgresClient {
   end(): Promise<void>;
@@ -19,7 +20,7 @@ const HOUR = 3_600_000;
 
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   const now = Date.now();
-  return { data: '{"cart":["apple"]}', createdAt: now, expiresAt: now + HOUR, ...overrides };
+  return { data: encodeData({ cart: ['apple'] }), createdAt: now, expiresAt: now + HOUR, ...overrides };
 }
 
 if (url) {

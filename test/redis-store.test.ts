@@ -7,17 +7,18 @@ import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { generateId, hashId } from '../lib/id.js';
-import { RedisStore, type IoRedisClient, type NodeRedisClient } from '../lib/redis-store.js';
+import { RedisStore, type IoRedisClient, type NodeRedisClient } from '../lib/stores/redis.js';
 import type { SessionRecord } from '../lib/store.js';
 import { serviceUrl, uniqueName } from './services.js';
-import { runStoreContract } from './store-contract.js';
+import { runStoreContract } from '../lib/testing.js';
+import { decodeData, encodeData } from '../lib/data.js';
 
 const url = serviceUrl('REDIS_URL');
 const HOUR = 3_600_000;
 
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   const now = Date.now();
-  return { data: '{"cart":["apple"]}', createdAt: now, expiresAt: now + HOUR, ...overrides };
+  return { data: encodeData({ cart: ['apple'] }), createdAt: now, expiresAt: now + HOUR, ...overrides };
 }
 
 /** What a test needs from a client: raw commands, for looking at what the store wrote. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createSealer, MAX_SEALED_LENGTH, type SealRejection } from '../lib/seal.js';
+import { createSealer, MAX_SEALED_LENGTH, type SealRejection } from '../lib/stores/seal.js';
 
 const A = 'secret-A-0123456789abcdefghijklmnop';
 const B = 'secret-B-0123456789abcdefghijklmnop';
@@ -12,7 +12,7 @@ const COLLIDING = ['collision-test-secret-0000022601', 'collision-test-secret-00
 /** Unseals and returns the rejection reason, or 'opened'. */
 function outcome(sealer: ReturnType<typeof createSealer>, value: string): SealRejection | 'opened' {
   let reason: SealRejection | undefined;
-  const result = sealer.unseal(value, (r) => {
+  const result = sealer.unseal(value, 'sid', (r) => {
     assert.equal(reason, undefined, 'onReject is called at most once');
     reason = r;
   });
@@ -28,7 +28,7 @@ function outcome(sealer: ReturnType<typeof createSealer>, value: string): SealRe
 function flipByteBit(sealed: string, byteIndex: number): string {
   const bytes = Buffer.from(sealed.slice(3), 'base64url');
   bytes[byteIndex]! ^= 1;
-  return 'v1.' + bytes.toString('base64url');
+  return 'v2.' + bytes.toString('base64url');
 }
 
 function flipBit(value: string, index: number, bit: number): string {
@@ -45,15 +45,15 @@ describe('createSealer: round trip', () => {
   ];
   for (const [name, plaintext] of cases) {
     it(`opens what it sealed: ${name}`, () => {
-      const sealed = sealer.seal(plaintext);
-      assert.deepEqual(sealer.unseal(sealed), { plaintext, keyIndex: 0 });
+      const sealed = sealer.seal(plaintext, 'sid');
+      assert.deepEqual(sealer.unseal(sealed, 'sid'), { plaintext, keyIndex: 0, legacy: false });
     });
   }
 
-  it('writes v1. and URL-safe base64url, 32 bytes longer than the UTF-8 plaintext', () => {
+  it('writes v2. and URL-safe base64url, 32 bytes longer than the UTF-8 plaintext', () => {
     for (const [, plaintext] of cases) {
-      const sealed = sealer.seal(plaintext);
-      assert.match(sealed, /^v1\.[A-Za-z0-9_-]+$/);
+      const sealed = sealer.seal(plaintext, 'sid');
+      assert.match(sealed, /^v2\.[A-Za-z0-9_-]+$/);
       const bytes = Buffer.byteLength(plaintext) + 4 + 12 + 16;
       assert.equal(sealed.length, 3 + Math.ceil((bytes * 4) / 3));
     }
@@ -63,7 +63,7 @@ describe('createSealer: round trip', () => {
     const seen = new Set<string>();
     const ivs = new Set<string>();
     for (let i = 0; i < 600; i++) { // more than one refill of the IV pool
-      const sealed = sealer.seal('same');
+      const sealed = sealer.seal('same', 'sid');
       seen.add(sealed);
       ivs.add(Buffer.from(sealed.slice(3), 'base64url').subarray(4, 16).toString('hex'));
     }
@@ -73,7 +73,7 @@ describe('createSealer: round trip', () => {
 
   it('never shows the plaintext, raw or base64-encoded', () => {
     const plaintext = '{"email":"alice@example.com","role":"admin"}';
-    const sealed = sealer.seal(plaintext);
+    const sealed = sealer.seal(plaintext, 'sid');
     const decoded = Buffer.from(sealed.slice(3), 'base64url');
     for (const needle of ['alice', 'example', 'admin', 'email']) {
       assert.ok(!sealed.includes(needle));
@@ -85,7 +85,7 @@ describe('createSealer: round trip', () => {
   it('roundtrips any string that is well-formed UTF-16 (fast-check)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), (plaintext) => {
-        assert.equal(sealer.unseal(sealer.seal(plaintext))?.plaintext, plaintext);
+        assert.equal(sealer.unseal(sealer.seal(plaintext, 'sid'), 'sid')?.plaintext, plaintext);
       }),
       { numRuns: 300 },
     );
@@ -96,7 +96,7 @@ describe('createSealer: refuses anything changed', () => {
   const sealer = createSealer(A);
 
   it('refuses every single-bit flip of a small sealed value (exhaustive)', () => {
-    const sealed = sealer.seal('{"n":1}');
+    const sealed = sealer.seal('{"n":1}', 'sid');
     let flips = 0;
     for (let index = 0; index < sealed.length; index++) {
       for (let bit = 0; bit < 16; bit++) {
@@ -111,8 +111,8 @@ describe('createSealer: refuses anything changed', () => {
   it('refuses a single-bit flip anywhere in any sealed value (fast-check)', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 300 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (plaintext, at, bit) => {
-        const sealed = sealer.seal(plaintext);
-        assert.equal(sealer.unseal(flipBit(sealed, at % sealed.length, bit)), undefined);
+        const sealed = sealer.seal(plaintext, 'sid');
+        assert.equal(sealer.unseal(flipBit(sealed, at % sealed.length, bit), 'sid'), undefined);
       }),
       { numRuns: 500 },
     );
@@ -121,30 +121,30 @@ describe('createSealer: refuses anything changed', () => {
   it('refuses a sealed value cut at any length (fast-check)', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 300 }), fc.nat(), (plaintext, at) => {
-        const sealed = sealer.seal(plaintext);
+        const sealed = sealer.seal(plaintext, 'sid');
         const cut = sealed.slice(0, at % sealed.length);
-        assert.equal(sealer.unseal(cut), undefined);
+        assert.equal(sealer.unseal(cut, 'sid'), undefined);
       }),
       { numRuns: 500 },
     );
   });
 
   it('refuses a sealed value with bytes cut from its middle or added at its end', () => {
-    const sealed = sealer.seal('{"n":1}');
+    const sealed = sealer.seal('{"n":1}', 'sid');
     for (let at = 0; at < sealed.length; at++) {
-      assert.equal(sealer.unseal(sealed.slice(0, at) + sealed.slice(at + 1)), undefined, `without character ${at}`);
+      assert.equal(sealer.unseal(sealed.slice(0, at) + sealed.slice(at + 1), 'sid'), undefined, `without character ${at}`);
     }
     for (const extra of ['A', 'AA', 'AAAA', '=', '==', ' ', '.', '%3D']) {
-      assert.equal(sealer.unseal(sealed + extra), undefined, `with ${extra} appended`);
+      assert.equal(sealer.unseal(sealed + extra, 'sid'), undefined, `with ${extra} appended`);
     }
   });
 
   it('refuses spellings of the same bytes that are not canonical base64url', () => {
-    const sealed = sealer.seal('x'); // 33 bytes: a whole number of 4-character groups, then no padding
+    const sealed = sealer.seal('x', 'sid'); // 33 bytes: a whole number of 4-character groups, then no padding
     const bytes = Buffer.from(sealed.slice(3), 'base64url');
-    const viaBase64 = 'v1.' + bytes.toString('base64'); // may contain + and /
+    const viaBase64 = 'v2.' + bytes.toString('base64'); // may contain + and /
     if (viaBase64 !== sealed) assert.equal(outcome(sealer, viaBase64), 'malformed');
-    const odd = sealer.seal('xy'); // 34 bytes: the last character has 4 spare bits
+    const odd = sealer.seal('xy', 'sid'); // 34 bytes: the last character has 4 spare bits
     const last = odd.at(-1)!;
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const sameBytes = odd.slice(0, -1) + alphabet[alphabet.indexOf(last) | 1]; // set a spare bit
@@ -158,11 +158,11 @@ describe('createSealer: refuses anything changed', () => {
       fc.property(
         fc.oneof(
           fc.string({ unit: 'binary', maxLength: 400 }),
-          fc.string({ maxLength: 400 }).map((s) => 'v1.' + s),
-          fc.uint8Array({ minLength: 0, maxLength: 300 }).map((b) => 'v1.' + Buffer.from(b).toString('base64url')),
+          fc.string({ maxLength: 400 }).map((s) => 'v2.' + s),
+          fc.uint8Array({ minLength: 0, maxLength: 300 }).map((b) => 'v2.' + Buffer.from(b).toString('base64url')),
         ),
         (value) => {
-          assert.equal(sealer.unseal(value), undefined);
+          assert.equal(sealer.unseal(value, 'sid'), undefined);
         },
       ),
       { numRuns: 1000 },
@@ -170,39 +170,46 @@ describe('createSealer: refuses anything changed', () => {
   });
 
   it('answers undefined, without throwing, for values that are not strings', () => {
-    for (const value of [undefined, null, 42, {}, ['v1.x'], Buffer.from('v1.')]) {
+    for (const value of [undefined, null, 42, {}, ['v2.x'], Buffer.from('v2.')]) {
       assert.equal(outcome(sealer, value as unknown as string), 'malformed');
     }
   });
 
   it('refuses a value longer than a cookie can be, before decoding it', () => {
-    const huge = 'v1.' + 'A'.repeat(MAX_SEALED_LENGTH);
+    const huge = 'v2.' + 'A'.repeat(MAX_SEALED_LENGTH);
     assert.equal(outcome(sealer, huge), 'malformed');
-    assert.equal(outcome(sealer, 'v1.' + 'A'.repeat(10_000_000)), 'malformed');
+    assert.equal(outcome(sealer, 'v2.' + 'A'.repeat(10_000_000)), 'malformed');
   });
 });
 
 describe('createSealer: reasons', () => {
   const sealer = createSealer(A);
-  const sealed = sealer.seal('hello');
+  const sealed = sealer.seal('hello', 'sid');
   const body = sealed.slice(3);
   const table: Array<[string, string, SealRejection | 'opened']> = [
     ['the sealed value', sealed, 'opened'],
     ['an empty string', '', 'malformed'],
     ['a session ID', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca4', 'malformed'],
     ['no prefix', body, 'malformed'],
-    ['upper-case V1', 'V1.' + body, 'malformed'],
-    ['v2', 'v2.' + body, 'version'],
+    ['upper-case V2', 'V2.' + body, 'malformed'],
+    ['v3', 'v3.' + body, 'version'],
+    ['relabelled v1 (which binds no context)', 'v1.' + body, 'tampered'],
     ['v0', 'v0.' + body, 'version'],
     ['v10', 'v10.' + body, 'version'],
-    ['too short', 'v1.' + body.slice(0, 42), 'malformed'],
-    ['42 random bytes', 'v1.' + Buffer.alloc(42, 7).toString('base64url'), 'key'],
-    ['another key', createSealer(B).seal('hello'), 'key'],
+    ['too short', 'v2.' + body.slice(0, 42), 'malformed'],
+    ['42 random bytes', 'v2.' + Buffer.alloc(42, 7).toString('base64url'), 'key'],
+    ['another key', createSealer(B).seal('hello', 'sid'), 'key'],
     ['a changed key ID', flipByteBit(sealed, 0), 'key'],
     ['a changed IV', flipByteBit(sealed, 4), 'tampered'],
     ['a changed ciphertext', flipByteBit(sealed, 16), 'tampered'],
     ['a changed tag', flipByteBit(sealed, 16 + 5 + 15), 'tampered'],
   ];
+  it('another context → tampered: a value sealed for one cookie name does not open as another', () => {
+    assert.equal(sealer.unseal(sealed, 'other', () => {}), undefined);
+    let reason: SealRejection | undefined;
+    sealer.unseal(sealed, 'sid ', (r) => (reason = r));
+    assert.equal(reason, 'tampered');
+  });
   for (const [name, value, expected] of table) {
     it(`${name} → ${expected}`, () => {
       assert.equal(outcome(sealer, value), expected);
@@ -211,17 +218,17 @@ describe('createSealer: reasons', () => {
 });
 
 describe('createSealer: key rotation', () => {
-  const sealedWithA = createSealer(A).seal('payload');
+  const sealedWithA = createSealer(A).seal('payload', 'sid');
 
   it('opens with an older key and says which one', () => {
-    assert.deepEqual(createSealer([B, A]).unseal(sealedWithA), { plaintext: 'payload', keyIndex: 1 });
-    assert.deepEqual(createSealer([C, B, A]).unseal(sealedWithA), { plaintext: 'payload', keyIndex: 2 });
-    assert.deepEqual(createSealer([A, B]).unseal(sealedWithA), { plaintext: 'payload', keyIndex: 0 });
+    assert.deepEqual(createSealer([B, A]).unseal(sealedWithA, 'sid'), { plaintext: 'payload', keyIndex: 1, legacy: false });
+    assert.deepEqual(createSealer([C, B, A]).unseal(sealedWithA, 'sid'), { plaintext: 'payload', keyIndex: 2, legacy: false });
+    assert.deepEqual(createSealer([A, B]).unseal(sealedWithA, 'sid'), { plaintext: 'payload', keyIndex: 0, legacy: false });
   });
 
   it('seals with the first key only', () => {
-    const sealed = createSealer([B, A]).seal('payload');
-    assert.deepEqual(createSealer(B).unseal(sealed), { plaintext: 'payload', keyIndex: 0 });
+    const sealed = createSealer([B, A]).seal('payload', 'sid');
+    assert.deepEqual(createSealer(B).unseal(sealed, 'sid'), { plaintext: 'payload', keyIndex: 0, legacy: false });
     assert.equal(outcome(createSealer(A), sealed), 'key');
   });
 
@@ -233,10 +240,10 @@ describe('createSealer: key rotation', () => {
   it('tries every key whose ID matches when two keys share an ID', () => {
     const [first, second] = COLLIDING;
     const both = createSealer([first, second]);
-    const sealedWithSecond = createSealer(second).seal('payload');
+    const sealedWithSecond = createSealer(second).seal('payload', 'sid');
     // Same key ID in the value, so the sealer must try the first key, fail, and go on.
-    assert.equal(sealedWithSecond.slice(0, 8), createSealer(first).seal('payload').slice(0, 8));
-    assert.deepEqual(both.unseal(sealedWithSecond), { plaintext: 'payload', keyIndex: 1 });
+    assert.equal(sealedWithSecond.slice(0, 8), createSealer(first).seal('payload', 'sid').slice(0, 8));
+    assert.deepEqual(both.unseal(sealedWithSecond, 'sid'), { plaintext: 'payload', keyIndex: 1, legacy: false });
     assert.equal(outcome(createSealer(first), sealedWithSecond), 'tampered');
   });
 });
@@ -264,11 +271,11 @@ describe('createSealer: secrets', () => {
 
   it('accepts a secret of exactly 32 characters', () => {
     const sealer = createSealer('x'.repeat(32));
-    assert.equal(sealer.unseal(sealer.seal('ok'))?.plaintext, 'ok');
+    assert.equal(sealer.unseal(sealer.seal('ok', 'sid'), 'sid')?.plaintext, 'ok');
   });
 
   it('derives different keys from secrets that differ in one character', () => {
-    const sealed = createSealer('x'.repeat(32)).seal('ok');
-    assert.equal(createSealer('x'.repeat(31) + 'y').unseal(sealed), undefined);
+    const sealed = createSealer('x'.repeat(32)).seal('ok', 'sid');
+    assert.equal(createSealer('x'.repeat(31) + 'y').unseal(sealed, 'sid'), undefined);
   });
 });

@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { generateId, hashId } from '../lib/id.js';
-import { SqliteStore, type SqliteDatabase } from '../lib/sqlite-store.js';
+import { SqliteStore, type SqliteDatabase } from '../lib/stores/sqlite.js';
 import type { SessionRecord } from '../lib/store.js';
 import { requireDriver } from './services.js';
-import { runStoreContract } from './store-contract.js';
+import { runStoreContract } from '../lib/testing.js';
+import { decodeData, encodeData } from '../lib/data.js';
 
 /** A handle we can also close, as both drivers' are. */
 interface OpenDatabase extends SqliteDatabase {
@@ -51,7 +52,7 @@ const drivers: Driver[] = [
 const HOUR = 3_600_000;
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   const now = Date.now();
-  return { data: '{"cart":["apple"]}', createdAt: now, expiresAt: now + HOUR, ...overrides };
+  return { data: encodeData({ cart: ['apple'] }), createdAt: now, expiresAt: now + HOUR, ...overrides };
 }
 
 for (const driver of drivers) {

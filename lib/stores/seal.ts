@@ -5,10 +5,13 @@
  * authenticates in one pass: without the key nobody can read the plaintext, and any change to the
  * sealed value, even one bit, makes the tag check fail. A sealed value reads
  *
- *     v1.<base64url of: keyId (4 bytes) | iv (12 bytes) | ciphertext (as long as the UTF-8 plaintext) | tag (16 bytes)>
+ *     v2.<base64url of: keyId (4 bytes) | iv (12 bytes) | ciphertext (as long as the UTF-8 plaintext) | tag (16 bytes)>
  *
- * - `v1.` is the format version. A value with any other prefix is refused, so the format can change
- *   later without an old parser misreading a new cookie.
+ * - `v2.` is the format version. A value with an unknown prefix is refused, so the format can change
+ *   later without an old parser misreading a new cookie. `v2` authenticates a context string along
+ *   with the ciphertext (GCM's additional data): the cookie's name, so a value sealed for one cookie
+ *   never opens as another, even where two stores share a secret. `v1` (before that binding) still
+ *   opens, without context, and is reported as `legacy` so that the caller reseals it as `v2`.
  * - `keyId` is a 4-byte fingerprint of the key that sealed the value (derived from the secret, not
  *   an index into the list), so `unseal` goes straight to the right key after a rotation. Two
  *   secrets may share a fingerprint by chance (about 1 in 4 billion); then each is tried in turn.
@@ -35,7 +38,7 @@ export const MAX_SEALED_LENGTH = 4096;
 /** Why `unseal` refused a value. */
 export type SealRejection =
   | 'malformed' // not a string, wrong length, not canonical base64url
-  | 'version' //   a `vN.` prefix other than `v1.`
+  | 'version' //   a `vN.` prefix other than `v1.` or `v2.`
   | 'key' //       sealed with a key that is not in our list
   | 'tampered'; // the key matched but the tag did not: changed, cut or forged
 
@@ -43,19 +46,26 @@ export type SealRejection =
 export interface Unsealed {
   plaintext: string;
   keyIndex: number;
+  /** Sealed in the `v1` format, which did not bind the context: reseal it. */
+  legacy: boolean;
 }
 
 export interface Sealer {
-  /** Encrypts and authenticates `plaintext` with the first secret. The result is URL-safe. */
-  seal(plaintext: string): string;
   /**
-   * Opens a sealed value with whichever secret sealed it. Answers `undefined` for anything it
-   * cannot trust, and never throws, whatever `value` is. `onReject`, if given, hears why.
+   * Encrypts and authenticates `plaintext` with the first secret, bound to `context` (which is
+   * authenticated, not encrypted, and not part of the value). The result is URL-safe.
    */
-  unseal(value: string, onReject?: (reason: SealRejection) => void): Unsealed | undefined;
+  seal(plaintext: string, context: string): string;
+  /**
+   * Opens a sealed value with whichever secret sealed it, if it was sealed for `context`. Answers
+   * `undefined` for anything it cannot trust, and never throws, whatever `value` is. `onReject`, if
+   * given, hears why.
+   */
+  unseal(value: string, context: string, onReject?: (reason: SealRejection) => void): Unsealed | undefined;
 }
 
-const PREFIX = 'v1.';
+const PREFIX = 'v2.';
+const LEGACY_PREFIX = 'v1.'; // same layout and keys, no context
 const KEY_ID_BYTES = 4;
 const IV_BYTES = 12; // 96 bits: the IV length GCM is designed for (SP 800-38D §5.2.1.1)
 const TAG_BYTES = 16; // the full 128-bit tag; shorter tags are easier to forge
@@ -63,8 +73,8 @@ const HEADER_BYTES = KEY_ID_BYTES + IV_BYTES;
 // 32 bytes (an empty plaintext) make 43 base64url characters.
 const MIN_BODY_LENGTH = Math.ceil(((HEADER_BYTES + TAG_BYTES) * 4) / 3);
 
-// The HKDF salt and info labels tie the keys to this library and this format version: the same
-// secret used elsewhere, or by a future `v2`, yields unrelated keys.
+// The HKDF salt and info labels tie the keys to this library: the same secret used elsewhere yields
+// unrelated keys. `v2` keeps the labels of `v1`, so that cookies sealed by `v1` still open.
 const HKDF_SALT = 'plain-session';
 const KEY_INFO = 'plain-session cookie v1 key';
 const KEY_ID_INFO = 'plain-session cookie v1 key id';
@@ -96,26 +106,29 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
   const keys = list.map((secret, index) => deriveKey(secret, list.length > 1 ? `secret[${index}]` : 'secret'));
   const sealingKey = keys[0]!;
 
-  function seal(plaintext: string): string {
+  function seal(plaintext: string, context: string): string {
     const iv = nextIv();
     const cipher = createCipheriv('aes-256-gcm', sealingKey.key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.from(context, 'utf8'));
     const ciphertext = cipher.update(plaintext, 'utf8');
     cipher.final(); // GCM is a stream mode: final() adds no bytes, it computes the tag
     const bytes = Buffer.concat([sealingKey.idBytes, iv, ciphertext, cipher.getAuthTag()]);
     return PREFIX + bytes.toString('base64url');
   }
 
-  function unseal(value: string, onReject?: (reason: SealRejection) => void): Unsealed | undefined {
+  function unseal(value: string, context: string, onReject?: (reason: SealRejection) => void): Unsealed | undefined {
     const reject = (reason: SealRejection): undefined => {
       onReject?.(reason);
       return undefined;
     };
     // Cheap checks first, so a hostile value costs no decoding and no cipher.
     if (typeof value !== 'string' || value.length > MAX_SEALED_LENGTH) return reject('malformed');
-    if (!value.startsWith(PREFIX)) return reject(/^v\d+\./.test(value) ? 'version' : 'malformed');
+    const legacy = value.startsWith(LEGACY_PREFIX);
+    if (!legacy && !value.startsWith(PREFIX)) return reject(/^v\d+\./.test(value) ? 'version' : 'malformed');
     if (value.length < PREFIX.length + MIN_BODY_LENGTH) return reject('malformed');
 
     const body = value.slice(PREFIX.length);
+    const aad = legacy ? undefined : Buffer.from(context, 'utf8');
     const bytes = Buffer.from(body, 'base64url');
     // Buffer.from skips characters that are not base64url and ignores the spare low bits of the last
     // one; encoding back and comparing refuses every spelling but the one we wrote.
@@ -127,8 +140,8 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
       const candidate = keys[index]!;
       if (candidate.id !== keyId) continue;
       matched = true;
-      const plaintext = open(candidate.key, bytes);
-      if (plaintext !== undefined) return { plaintext, keyIndex: index };
+      const plaintext = open(candidate.key, bytes, aad);
+      if (plaintext !== undefined) return { plaintext, keyIndex: index, legacy };
     }
     return reject(matched ? 'tampered' : 'key');
   }
@@ -137,8 +150,9 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
 }
 
 /** Decrypts `bytes` (a whole sealed value, decoded) with `key`, or answers `undefined` if the tag fails. */
-function open(key: Buffer, bytes: Buffer): string | undefined {
+function open(key: Buffer, bytes: Buffer, aad: Buffer | undefined): string | undefined {
   const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(KEY_ID_BYTES, HEADER_BYTES), { authTagLength: TAG_BYTES });
+  if (aad !== undefined) decipher.setAAD(aad);
   decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
   // The plaintext is not trusted, nor returned, until final() has checked the tag. Decoding the
   // UTF-8 ourselves is faster than asking update() for a string (which goes through a StringDecoder).

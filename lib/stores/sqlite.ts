@@ -8,21 +8,28 @@
  * or a `better-sqlite3` (12.x) `Database`. Queries run synchronously, so keep the file local
  * and consider `PRAGMA journal_mode = WAL` (readers then never wait for the writer).
  *
- * What is kept, in one table (created if missing, default name `sessions`):
+ * What is kept, in one table (default name `sessions`; see `SqliteStore.schema()`):
  * - `id`: SHA-256 of the session ID (`hashId`), never the ID itself. A leaked database file then
  *   holds no cookie anyone could replay (OWASP Session Management Cheat Sheet, "Session ID
  *   storage": https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html).
- * - `data`, `user_id` as given; `created_at`, `expires_at` as INTEGER epoch milliseconds.
- * Writes are last-writer-wins: two requests saving one session at once keep the later save.
+ * - `data`: a JSON object mapping each key of `session.data` to the JSON text of its value.
+ * - `user_id` as given; `created_at`, `expires_at` as INTEGER epoch milliseconds.
+ *
+ * A save is one `UPDATE … SET data = json_patch(data, ?)` with the changed keys (and `null` for the
+ * removed ones): SQLite merges them into whatever the row holds, inside the statement, so two
+ * processes changing different keys of one session both keep their change; and `WHERE expires_at >
+ * now` makes it update-only, so a deleted or expired session is never written back. Several
+ * processes on one file need `PRAGMA busy_timeout` on their handles, or a write that meets
+ * another's lock fails at once with SQLITE_BUSY.
  *
  * Expired rows are invisible at once (every read asks for `expires_at > now`) and deleted by a
  * sweep on an `unref()`ed, jittered timer, in batches of 1000 with a turn of the event loop
  * between them, so a sweep never holds the write lock for long.
  */
-import { debug } from './debug.js';
-import { hashId } from './id.js';
-import { checkPruneInterval, checkTableName, logPruneError, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, type PruneTimer, type SqlStoreOptions } from './sql-shared.js';
-import type { SessionRecord, Store } from './store.js';
+import { debug } from '../debug.js';
+import { hashId } from '../id.js';
+import { checkPruneInterval, type SessionPatch, type SessionRecord, type Store } from '../store.js';
+import { checkTableName, logPruneError, mergePatchOf, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, textsOf, type PruneTimer, type SqlStoreOptions } from './sql.js';
 
 /** The part of a prepared statement we use (`node:sqlite` StatementSync, better-sqlite3 Statement). */
 export interface SqliteStatement {
@@ -45,6 +52,7 @@ export type SqliteStoreOptions = SqlStoreOptions;
 interface Statements {
   get: SqliteStatement;
   set: SqliteStatement;
+  patch: SqliteStatement;
   touch: SqliteStatement;
   delete: SqliteStatement;
   idsOfUser: SqliteStatement;
@@ -60,9 +68,29 @@ interface Row {
 }
 
 export class SqliteStore implements Store {
+  /**
+   * The SQL that creates the table and its indexes, for a migration tool (then use
+   * `createTable: false`). Throws a `TypeError` for an unsafe table name.
+   */
+  static schema(table = 'sessions'): string {
+    const t = checkTableName(table, 'SqliteStore.schema');
+    // The partial index on user_id skips the many sessions nobody has logged in to.
+    return `CREATE TABLE IF NOT EXISTS "${t}" (
+  id TEXT PRIMARY KEY NOT NULL,
+  data TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  user_id TEXT
+);
+CREATE INDEX IF NOT EXISTS "${t}_expires_at" ON "${t}" (expires_at);
+CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS NOT NULL;
+`;
+  }
+
   readonly #db: SqliteDatabase;
   readonly #table: string;
   readonly #timer: PruneTimer;
+  readonly #createTable: boolean;
   #statements: Statements | undefined;
   #closed = false;
 
@@ -71,22 +99,25 @@ export class SqliteStore implements Store {
    * Throws a `TypeError` for a handle without `prepare`/`exec` or an unsafe table name.
    */
   constructor(db: SqliteDatabase, options: SqliteStoreOptions = {}) {
-    const { table = 'sessions', pruneInterval = 60_000, onPruneError = logPruneError } = options;
+    const { table = 'sessions', pruneInterval = 60_000, onPruneError = logPruneError, createTable = true } = options;
     if (typeof db?.prepare !== 'function' || typeof db.exec !== 'function') {
       throw new TypeError(
         'SqliteStore: pass a synchronous SQLite handle, e.g. new DatabaseSync(file) from node:sqlite or new Database(file) from better-sqlite3',
       );
     }
+    if (typeof createTable !== 'boolean') throw new TypeError(`SqliteStore: option createTable must be true or false, got ${String(createTable)}`);
     this.#db = db;
     this.#table = checkTableName(table, 'SqliteStore');
+    this.#createTable = createTable;
     this.#timer = startPruneTimer(() => this.prune(), checkPruneInterval(pruneInterval, 'SqliteStore'), onPruneError);
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const row = this.#prepared().get.get(hashId(id), Date.now()) as Row | undefined;
-    if (row === undefined) return undefined;
+    const data = row && textsOf(row.data);
+    if (row === undefined || data === undefined) return undefined;
     const record: SessionRecord = {
-      data: row.data,
+      data,
       createdAt: Number(row.created_at), // better-sqlite3 with safeIntegers() gives bigint
       expiresAt: Number(row.expires_at),
     };
@@ -97,11 +128,22 @@ export class SqliteStore implements Store {
   async set(id: string, record: SessionRecord): Promise<void> {
     this.#prepared().set.run(
       hashId(id),
-      record.data,
+      JSON.stringify(record.data),
       Math.floor(record.createdAt),
       Math.floor(record.expiresAt),
       record.userId ?? null,
     );
+  }
+
+  async patch(id: string, patch: SessionPatch): Promise<boolean> {
+    const { changes } = this.#prepared().patch.run(
+      mergePatchOf(patch.set, patch.remove),
+      patch.expiresAt === undefined ? null : Math.floor(patch.expiresAt),
+      patch.userId ?? null,
+      hashId(id),
+      Date.now(),
+    );
+    return Number(changes) > 0;
   }
 
   async touch(id: string, expiresAt: number): Promise<void> {
@@ -151,22 +193,11 @@ export class SqliteStore implements Store {
     return removed;
   }
 
-  /** Creates the table on first use and prepares the statements (once, unless it throws). */
+  /** Creates the table on first use (unless `createTable: false`) and prepares the statements (once, unless it throws). */
   #prepared(): Statements {
     if (this.#statements !== undefined) return this.#statements;
     const t = `"${this.#table}"`;
-    // The partial index on user_id skips the many sessions nobody has logged in to.
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS ${t} (
-        id TEXT PRIMARY KEY NOT NULL,
-        data TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        user_id TEXT
-      );
-      CREATE INDEX IF NOT EXISTS "${this.#table}_expires_at" ON ${t} (expires_at);
-      CREATE INDEX IF NOT EXISTS "${this.#table}_user_id" ON ${t} (user_id) WHERE user_id IS NOT NULL;
-    `);
+    if (this.#createTable) this.#db.exec(SqliteStore.schema(this.#table));
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#statements = {
       get: prepare(`SELECT data, created_at, expires_at, user_id FROM ${t} WHERE id = ? AND expires_at > ?`),
@@ -174,6 +205,10 @@ export class SqliteStore implements Store {
         `INSERT INTO ${t} (id, data, created_at, expires_at, user_id) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET data = excluded.data, created_at = excluded.created_at,
            expires_at = excluded.expires_at, user_id = excluded.user_id`,
+      ),
+      patch: prepare(
+        `UPDATE ${t} SET data = json_patch(data, ?), expires_at = COALESCE(?, expires_at), user_id = COALESCE(?, user_id)
+         WHERE id = ? AND expires_at > ?`,
       ),
       touch: prepare(`UPDATE ${t} SET expires_at = ? WHERE id = ? AND expires_at > ?`),
       delete: prepare(`DELETE FROM ${t} WHERE id = ?`),

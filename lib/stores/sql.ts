@@ -1,6 +1,6 @@
 /**
- * What the SQL stores (SQLite, PostgreSQL) share: their options, the check of a table name, and
- * the background sweep that deletes expired rows every so often.
+ * What the SQL stores (SQLite, PostgreSQL) share: their options, the check of a table name, how a
+ * row's `data` is read back, and the background sweep that deletes expired rows every so often.
  *
  * Expired rows are already invisible (every query asks for `expires_at > now`), so pruning is
  * housekeeping, not security, and it must never get in the way of requests:
@@ -11,7 +11,9 @@
  * - a failed sweep is not fatal (the database may be down for a moment); the next one retries.
  */
 
-import { debug } from './debug.js';
+import { emptyTexts } from '../data.js';
+import { debug } from '../debug.js';
+import type { StoredData } from '../store.js';
 
 /** The options of `SqliteStore` and `PostgresStore`. */
 export interface SqlStoreOptions {
@@ -21,6 +23,52 @@ export interface SqlStoreOptions {
   pruneInterval?: number;
   /** Told when a background sweep fails (the next one retries). Default: a `NODE_DEBUG` trace. */
   onPruneError?: (error: unknown) => void;
+  /**
+   * Default `true`: create the table and its indexes on first use if they are missing. `false`
+   * never runs DDL, for an application role that may only read and write the table, with the table
+   * created by a migration (the SQL is `Store.schema(table)`).
+   */
+  createTable?: boolean;
+}
+
+/**
+ * A row's `data` as texts by key, or `undefined` if it is not what we write (a JSON object whose
+ * values are all strings): a row of another program, or of plain-session before 0.2, reads as no
+ * session rather than as garbage.
+ */
+export function textsOf(data: unknown): StoredData | undefined {
+  const object: unknown = typeof data === 'string' ? parseJson(data) : data;
+  if (object === null || typeof object !== 'object' || Array.isArray(object)) return undefined;
+  const texts = emptyTexts();
+  for (const [key, text] of Object.entries(object)) {
+    if (typeof text !== 'string') return undefined;
+    texts[key] = text;
+  }
+  return texts;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The argument for the SQL patch: the keys to set with their texts, and the keys to remove as
+ * `null`. In SQLite's `json_patch` (RFC 7396) a `null` removes a key; our values are always strings,
+ * so a real value can never be mistaken for a removal.
+ */
+export function mergePatchOf(set: StoredData, remove: readonly string[]): string {
+  const patch: Record<string, string | null> = {};
+  for (const key in set) defineKey(patch, key, set[key]!);
+  for (const key of remove) defineKey(patch, key, null);
+  return JSON.stringify(patch);
+}
+
+function defineKey(object: Record<string, string | null>, key: string, value: string | null): void {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** How many expired rows one DELETE removes, and how many batches one sweep runs at most. */
@@ -53,19 +101,6 @@ export interface PruneTimer {
 
 /** How far each wait may stray from the interval, as a fraction of it. */
 export const PRUNE_JITTER = 0.2;
-
-/**
- * Checks a `pruneInterval` option: milliseconds between sweeps, or 0 for no timer (prune from a
- * cron job instead, by calling the store's `prune()`).
- */
-export function checkPruneInterval(value: unknown, owner: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(
-      `${owner}: option pruneInterval must be a number of milliseconds >= 0 (0 turns the timer off), got ${String(value)}`,
-    );
-  }
-  return value;
-}
 
 /**
  * Calls `sweep` about every `intervalMs` milliseconds (each wait drawn from ±20% around it) until

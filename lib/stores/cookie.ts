@@ -23,11 +23,10 @@
  * so with the cookie's name and attributes the JSON of `session.data` has about 2.9 KB to live in.
  * The manager refuses to send a bigger cookie rather than lose the session silently.
  */
-import { isWellFormedId } from './id.js';
+import { joinTexts, splitJson } from '../data.js';
+import { hashId, isWellFormedId } from '../id.js';
+import type { SealingStore, SessionRecord } from '../store.js';
 import { createSealer, type SealRejection, type Sealer } from './seal.js';
-import type { SealingStore, SessionRecord } from './store.js';
-
-export { COOKIE_SIZE_LIMIT } from './session-cookie.js';
 
 /** Why the cookie store refused a cookie: a reason from `seal.ts`, or the session inside is over. */
 export type CookieRejection = SealRejection | 'expired' | 'revoked';
@@ -40,10 +39,12 @@ export interface CookieStoreOptions {
    */
   secret: string | readonly string[];
   /**
-   * Hears about every cookie that was refused, with the reason and the cookie's value, for logging.
-   * The request then goes on with a fresh session. Called synchronously; do not throw from it.
+   * Hears about every cookie that was refused, for logging: the reason, and a fingerprint of the
+   * cookie (12 characters of its SHA-256) to tell repeated offenders apart. Never the cookie itself:
+   * it is a bearer token, and logs are read by many. The request then goes on with a fresh session.
+   * Called synchronously; do not throw from it.
    */
-  onReject?: (reason: CookieRejection, value: string) => void;
+  onReject?: (reason: CookieRejection, fingerprint: string) => void;
   /**
    * Called for each cookie that opened and has not expired; answer `true` to refuse it. This is how
    * a stateless store can still log out a stolen cookie: keep the IDs of destroyed sessions in a
@@ -63,7 +64,7 @@ export interface CookieStoreOptions {
 export class CookieStore implements SealingStore {
   readonly kind = 'cookie' as const;
   readonly #sealer: Sealer;
-  readonly #onReject: ((reason: CookieRejection, value: string) => void) | undefined;
+  readonly #onReject: ((reason: CookieRejection, fingerprint: string) => void) | undefined;
   readonly #isRevoked: ((id: string, record: SessionRecord) => boolean) | undefined;
 
   constructor(options: CookieStoreOptions) {
@@ -81,34 +82,36 @@ export class CookieStore implements SealingStore {
   }
 
   /**
-   * Seals a session into a cookie value. The layout inside the seal is one line of JSON for the
-   * fixed fields, a newline, then `record.data` as is: putting the data inside a JSON string would
-   * escape every quote in it and make the cookie bigger for nothing.
+   * Seals a session into a value for the cookie `cookieName`. The layout inside the seal is one line
+   * of JSON for the fixed fields, a newline, then the data as one JSON object, written from the
+   * texts as they are: putting them inside JSON strings would escape every quote and make the
+   * cookie bigger for nothing.
    *
    * Throws a `TypeError` when `id` is not an ID from `generateId()`: such a cookie would be refused
    * by `unseal` on the next request, and that mistake is better found here.
    */
-  seal(id: string, record: SessionRecord): string {
+  seal(id: string, record: SessionRecord, cookieName: string): string {
     if (typeof id !== 'string' || !isWellFormedId(id)) {
       throw new TypeError('CookieStore.seal needs a session ID made by generateId().');
     }
     const header = JSON.stringify([id, record.createdAt, record.expiresAt, record.userId ?? null]);
-    return this.#sealer.seal(header + '\n' + record.data);
+    return this.#sealer.seal(header + '\n' + joinTexts(record.data), cookieName);
   }
 
   /**
-   * Opens a cookie value at time `now` (epoch ms). Answers `undefined`, and tells `onReject` why,
-   * when the cookie is malformed, sealed with an unknown key or format, tampered with, expired
-   * (`now >= expiresAt`) or revoked. Never throws on any cookie. `stale` is true when an older
-   * secret opened it, so the manager reseals it with the current one.
+   * Opens the value of the cookie `cookieName` at time `now` (epoch ms). Answers `undefined`, and
+   * tells `onReject` why, when the cookie is malformed, sealed with an unknown key or format or for
+   * another cookie name ('tampered'), tampered with, expired (`now >= expiresAt`) or revoked. Never
+   * throws on any cookie. `stale` is true when an older secret or format opened it, so the manager
+   * reseals it with the current one.
    */
-  unseal(value: string, now: number): { id: string; record: SessionRecord; stale: boolean } | undefined {
+  unseal(value: string, now: number, cookieName: string): { id: string; record: SessionRecord; stale: boolean } | undefined {
     const onReject = this.#onReject;
     const reject = (reason: CookieRejection): undefined => {
-      onReject?.(reason, value);
+      onReject?.(reason, typeof value === 'string' ? hashId(value).slice(0, 12) : '');
       return undefined;
     };
-    const opened = this.#sealer.unseal(value, onReject && reject);
+    const opened = this.#sealer.unseal(value, cookieName, onReject && reject);
     if (opened === undefined) return undefined;
 
     const parsed = parsePayload(opened.plaintext);
@@ -116,7 +119,7 @@ export class CookieStore implements SealingStore {
     if (parsed === undefined) return reject('malformed');
     if (now >= parsed.record.expiresAt) return reject('expired');
     if (this.#isRevoked?.(parsed.id, parsed.record)) return reject('revoked');
-    return { id: parsed.id, record: parsed.record, stale: opened.keyIndex !== 0 };
+    return { id: parsed.id, record: parsed.record, stale: opened.keyIndex !== 0 || opened.legacy };
   }
 }
 
@@ -135,7 +138,9 @@ function parsePayload(plaintext: string): { id: string; record: SessionRecord } 
   if (typeof id !== 'string' || !isWellFormedId(id)) return undefined;
   if (typeof createdAt !== 'number' || typeof expiresAt !== 'number') return undefined;
   if (userId !== null && typeof userId !== 'string') return undefined;
-  const record: SessionRecord = { data: plaintext.slice(newline + 1), createdAt, expiresAt };
+  const data = splitJson(plaintext.slice(newline + 1));
+  if (data === undefined) return undefined;
+  const record: SessionRecord = { data, createdAt, expiresAt };
   if (userId !== null) record.userId = userId;
   return { id, record };
 }

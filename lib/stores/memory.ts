@@ -11,8 +11,9 @@
  * pass only looks at the top of the heap. The pass also yields to the event loop every few
  * milliseconds, so even a large sweep never stalls the server.
  */
-import { debug, shortId } from './debug.js';
-import type { SessionRecord, Store } from './store.js';
+import { copyTexts } from '../data.js';
+import { debug, shortId } from '../debug.js';
+import type { SessionPatch, SessionRecord, Store, StoredData } from '../store.js';
 
 export interface MemoryStoreOptions {
   /** Milliseconds between two prunes of expired sessions; `0` turns the timer off. Default 60 000. */
@@ -25,9 +26,9 @@ export interface MemoryStoreOptions {
 }
 
 /** One stored session. A class, so that every entry shares one compact shape. */
-class Entry implements SessionRecord {
+class Entry {
   constructor(
-    public data: string,
+    public data: StoredData,
     public createdAt: number,
     public expiresAt: number,
     public userId: string | undefined,
@@ -72,25 +73,22 @@ export class MemoryStore implements Store {
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    const entry = this.#sessions.get(id);
+    const entry = this.#live(id);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= Date.now()) {
-      this.#remove(id, entry);
-      return undefined;
-    }
-    return entry;
+    // A copy: whoever reads the record cannot change what is stored, nor see later changes.
+    return { data: copyTexts(entry.data), createdAt: entry.createdAt, expiresAt: entry.expiresAt, userId: entry.userId };
   }
 
   async set(id: string, record: SessionRecord): Promise<void> {
     const old = this.#sessions.get(id);
     if (old === undefined) {
       if (this.#sessions.size >= this.#maxSessions) this.#evictOne();
-      this.#sessions.set(id, new Entry(record.data, record.createdAt, record.expiresAt, record.userId));
+      this.#sessions.set(id, new Entry(copyTexts(record.data), record.createdAt, record.expiresAt, record.userId));
       this.#push(record.expiresAt, id);
     } else {
       if (record.expiresAt < old.expiresAt) this.#push(record.expiresAt, id); // see the heap's comment
       if (old.userId !== record.userId) this.#unindex(id, old.userId);
-      old.data = record.data; // copied field by field: the caller's object stays the caller's
+      old.data = copyTexts(record.data); // the caller's object stays the caller's
       old.createdAt = record.createdAt;
       old.expiresAt = record.expiresAt;
       old.userId = record.userId;
@@ -103,12 +101,26 @@ export class MemoryStore implements Store {
     if (this.#heapTimes.length > 1024 && this.#heapTimes.length > 2 * this.#sessions.size) this.#rebuildHeap();
   }
 
+  async patch(id: string, patch: SessionPatch): Promise<boolean> {
+    const entry = this.#live(id);
+    if (entry === undefined) return false; // update-only: what is gone stays gone
+    // In place: `get` hands out copies, so nobody else holds this object.
+    for (const key in patch.set) entry.data[key] = patch.set[key]!;
+    for (const key of patch.remove) delete entry.data[key];
+    if (patch.userId !== undefined && patch.userId !== entry.userId) {
+      this.#unindex(id, entry.userId);
+      entry.userId = patch.userId;
+      this.#index(id, patch.userId);
+    }
+    if (patch.expiresAt !== undefined) this.#moveExpiry(id, entry, patch.expiresAt);
+    this.#used(id, entry);
+    return true;
+  }
+
   async touch(id: string, expiresAt: number): Promise<void> {
-    const entry = this.#sessions.get(id);
+    const entry = this.#live(id);
     if (entry === undefined) return;
-    if (entry.expiresAt <= Date.now()) return this.#remove(id, entry); // dead stays dead
-    if (expiresAt < entry.expiresAt) this.#push(expiresAt, id);
-    entry.expiresAt = expiresAt;
+    this.#moveExpiry(id, entry, expiresAt);
     this.#used(id, entry);
   }
 
@@ -173,6 +185,20 @@ export class MemoryStore implements Store {
     }
     debug('prune: removed %d expired sessions, %d left', removed, this.#sessions.size);
     return removed;
+  }
+
+  /** The entry for `id` if it is alive; an expired one is removed on the way (dead stays dead). */
+  #live(id: string): Entry | undefined {
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt > Date.now()) return entry;
+    this.#remove(id, entry);
+    return undefined;
+  }
+
+  #moveExpiry(id: string, entry: Entry, expiresAt: number): void {
+    if (expiresAt < entry.expiresAt) this.#push(expiresAt, id); // see the heap's comment
+    entry.expiresAt = expiresAt;
   }
 
   /** Moves a session to the most-recently-used end of the map; only a cap needs that order. */

@@ -3,28 +3,36 @@
  * reach, so they survive restarts and a load balancer may send each request anywhere.
  *
  * You create the pool and hand it over; this package depends on no driver. Anything with
- * `query(text, params)` resolving to `{ rows }` works, such as `pg`'s `Pool` or `Client`. Give a
- * pool an error listener (`pool.on('error', log)`): pg emits one when the server drops an idle
- * connection (a restart), and an error event nobody listens to ends the process. A pool also
+ * `query(text, params)` resolving to `{ rows, rowCount }` works, such as `pg`'s `Pool` or `Client`.
+ * Give a pool an error listener (`pool.on('error', log)`): pg emits one when the server drops an
+ * idle connection (a restart), and an error event nobody listens to ends the process. A pool also
  * reconnects by itself, so the store serves again as soon as the database is back.
  *
- * What is kept, in one table (created if missing, default name `sessions`):
+ * What is kept, in one table (default name `sessions`; see `PostgresStore.schema()`):
  * - `id`: SHA-256 of the session ID (`hashId`), never the ID itself. A leaked table or backup then
  *   holds no cookie anyone could replay (OWASP Session Management Cheat Sheet, "Session ID
  *   storage": https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html).
- * - `data` (text), `user_id` (text, indexed); `created_at`, `expires_at` as BIGINT epoch
- *   milliseconds, the unit of `SessionRecord`, read with the clock of the Node process (keep the
- *   servers' clocks in sync, as NTP does). Writes are last-writer-wins.
+ * - `data` (jsonb): an object mapping each key of `session.data` to the JSON text of its value.
+ *   Keeping the texts as strings means no value is ever refused (jsonb rejects `\u0000` in its own
+ *   strings, which JavaScript allows) and every text comes back byte for byte.
+ * - `user_id` (text, indexed); `created_at`, `expires_at` as BIGINT epoch milliseconds, the unit of
+ *   `SessionRecord`, read with the clock of the Node process (keep the servers' clocks in sync, as
+ *   NTP does).
+ *
+ * A save is one `UPDATE … SET data = data || $set - $removed`: PostgreSQL merges the changed keys
+ * into whatever the row holds at that moment, under the row's lock, so two processes changing
+ * different keys of one session both keep their change; and `WHERE expires_at > now` makes it
+ * update-only, so a deleted or expired session is never written back.
  *
  * Expired rows are invisible at once (every read asks for `expires_at > now`). Each process also
  * sweeps them on an `unref()`ed timer jittered by ±20%, in DELETEs of at most 1000 rows chosen
  * with `FOR UPDATE SKIP LOCKED`: each statement holds its row locks briefly, and two processes
  * sweeping at once take different rows instead of waiting for each other.
  */
-import { debug } from './debug.js';
-import { hashId } from './id.js';
-import { checkPruneInterval, checkTableName, logPruneError, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, type PruneTimer, type SqlStoreOptions } from './sql-shared.js';
-import type { SessionRecord, Store } from './store.js';
+import { debug } from '../debug.js';
+import { hashId } from '../id.js';
+import { checkPruneInterval, type SessionPatch, type SessionRecord, type Store } from '../store.js';
+import { checkTableName, logPruneError, mergePatchOf, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, textsOf, type PruneTimer, type SqlStoreOptions } from './sql.js';
 
 /** The part of a `pg` `Pool` or `Client` we use. */
 export interface PostgresClient {
@@ -34,13 +42,33 @@ export interface PostgresClient {
 export type PostgresStoreOptions = SqlStoreOptions;
 
 interface Row {
-  data: string;
+  data: unknown; // pg parses jsonb into an object
   created_at: string | number; // pg returns BIGINT as a string, to lose no precision
   expires_at: string | number;
   user_id: string | null;
 }
 
 export class PostgresStore implements Store {
+  /**
+   * The SQL that creates the table and its indexes, for a migration tool: run it as the table's
+   * owner, then give the application's role `SELECT, INSERT, UPDATE, DELETE` on the table and use
+   * `createTable: false`. Throws a `TypeError` for an unsafe table name.
+   */
+  static schema(table = 'sessions'): string {
+    const t = checkTableName(table, 'PostgresStore.schema');
+    // The partial index on user_id skips the many sessions nobody has logged in to.
+    return `CREATE TABLE IF NOT EXISTS "${t}" (
+  id TEXT PRIMARY KEY,
+  data JSONB NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  user_id TEXT
+);
+CREATE INDEX IF NOT EXISTS "${t}_expires_at" ON "${t}" (expires_at);
+CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS NOT NULL;
+`;
+  }
+
   readonly #pool: PostgresClient;
   readonly #table: string;
   readonly #timer: PruneTimer;
@@ -52,12 +80,14 @@ export class PostgresStore implements Store {
    * Throws a `TypeError` for a client without `query` or an unsafe table name.
    */
   constructor(pool: PostgresClient, options: PostgresStoreOptions = {}) {
-    const { table = 'sessions', pruneInterval = 60_000, onPruneError = logPruneError } = options;
+    const { table = 'sessions', pruneInterval = 60_000, onPruneError = logPruneError, createTable = true } = options;
     if (typeof pool?.query !== 'function') {
       throw new TypeError("PostgresStore: pass something with query(text, params), e.g. new Pool() from 'pg'");
     }
+    if (typeof createTable !== 'boolean') throw new TypeError(`PostgresStore: option createTable must be true or false, got ${String(createTable)}`);
     this.#pool = pool;
     this.#table = checkTableName(table, 'PostgresStore');
+    if (!createTable) this.#ready = Promise.resolve();
     this.#timer = startPruneTimer(() => this.prune(), checkPruneInterval(pruneInterval, 'PostgresStore'), onPruneError);
   }
 
@@ -67,12 +97,9 @@ export class PostgresStore implements Store {
       [hashId(id), Date.now()],
     );
     const row = rows[0] as Row | undefined;
-    if (row === undefined) return undefined;
-    const record: SessionRecord = {
-      data: row.data,
-      createdAt: Number(row.created_at),
-      expiresAt: Number(row.expires_at),
-    };
+    const data = row && textsOf(row.data);
+    if (row === undefined || data === undefined) return undefined;
+    const record: SessionRecord = { data, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
     if (row.user_id !== null) record.userId = row.user_id;
     return record;
   }
@@ -82,8 +109,28 @@ export class PostgresStore implements Store {
       `INSERT INTO "${this.#table}" (id, data, created_at, expires_at, user_id) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,
          expires_at = EXCLUDED.expires_at, user_id = EXCLUDED.user_id`,
-      [hashId(id), record.data, Math.floor(record.createdAt), Math.floor(record.expiresAt), record.userId ?? null],
+      [hashId(id), JSON.stringify(record.data), Math.floor(record.createdAt), Math.floor(record.expiresAt), record.userId ?? null],
     );
+  }
+
+  async patch(id: string, patch: SessionPatch): Promise<boolean> {
+    // `||` adds or replaces the changed keys, `-` removes the removed ones; COALESCE keeps what the
+    // patch leaves alone. A row whose expires_at stays and whose user stays is updated without
+    // touching an indexed column, so PostgreSQL can keep it a HOT update.
+    const result = await this.#query(
+      `UPDATE "${this.#table}" SET data = (data || $1::jsonb) - $2::text[],
+         expires_at = COALESCE($3, expires_at), user_id = COALESCE($4, user_id)
+       WHERE id = $5 AND expires_at > $6`,
+      [
+        JSON.stringify(patch.set),
+        patch.remove,
+        patch.expiresAt === undefined ? null : Math.floor(patch.expiresAt),
+        patch.userId ?? null,
+        hashId(id),
+        Date.now(),
+      ],
+    );
+    return (result.rowCount ?? 0) > 0;
   }
 
   async touch(id: string, expiresAt: number): Promise<void> {
@@ -159,23 +206,26 @@ export class PostgresStore implements Store {
   }
 
   async #createTable(): Promise<void> {
-    const t = `"${this.#table}"`;
     // One statement, so it runs in one transaction whatever protocol the client speaks. The advisory
     // lock makes processes starting together take turns: concurrent CREATE TABLE IF NOT EXISTS can
-    // otherwise fail on PostgreSQL's catalog unique index. The partial index on user_id skips the
-    // many sessions nobody has logged in to.
+    // otherwise fail on PostgreSQL's catalog unique index.
     await this.#pool.query(`
       DO $plain_session$ BEGIN
         PERFORM pg_advisory_xact_lock(hashtext('plain-session'), hashtext('${this.#table}'));
-        CREATE TABLE IF NOT EXISTS ${t} (
-          id TEXT PRIMARY KEY,
-          data TEXT NOT NULL,
-          created_at BIGINT NOT NULL,
-          expires_at BIGINT NOT NULL,
-          user_id TEXT
-        );
-        CREATE INDEX IF NOT EXISTS "${this.#table}_expires_at" ON ${t} (expires_at);
-        CREATE INDEX IF NOT EXISTS "${this.#table}_user_id" ON ${t} (user_id) WHERE user_id IS NOT NULL;
+        ${PostgresStore.schema(this.#table)}
       END $plain_session$`);
+    // A table made by plain-session before 0.2 keeps the data as text; say how to migrate rather
+    // than fail on every request with a type error.
+    const { rows } = await this.#pool.query(
+      `SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'data'`,
+      [this.#table],
+    );
+    const type = (rows[0] as { data_type?: string } | undefined)?.data_type;
+    if (type !== undefined && type !== 'jsonb') {
+      throw new Error(
+        `PostgresStore: table "${this.#table}" has a data column of type ${type}, made by plain-session before 0.2; ` +
+          'migrate it to jsonb as the README says ("Migrating a table from 0.1"), or drop it to log everyone out',
+      );
+    }
   }
 }
