@@ -111,3 +111,26 @@ export function splitJson(json: string): StoredData | undefined {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   return encodeData(parsed as Record<string, unknown>);
 }
+
+// A key is any JavaScript string, but UTF-8 databases cannot hold all of them: a lone surrogate has
+// no UTF-8 form, and PostgreSQL refuses NUL. Stores that keep keys as database strings (PostgreSQL's
+// jsonb, Redis's hash fields) write such a key in its JSON form behind a mark, which is pure
+// printable text; a key that happens to begin with the mark is marked too, so reading is exact.
+const KEY_MARK = '\u0001';
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** A key as a database can store it (see above); `keyFromStorable` is the inverse. */
+export function storableKey(key: string): string {
+  return key.startsWith(KEY_MARK) || key.includes('\u0000') || LONE_SURROGATE.test(key) ? KEY_MARK + JSON.stringify(key) : key;
+}
+
+export function keyFromStorable(key: string): string {
+  return key.startsWith(KEY_MARK) ? (JSON.parse(key.slice(1)) as string) : key;
+}
+
+/** Texts with their keys made storable. */
+export function storableTexts(texts: StoredData): StoredData {
+  const out = emptyTexts();
+  for (const key in texts) out[storableKey(key)] = texts[key]!;
+  return out;
+}

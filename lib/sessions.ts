@@ -308,7 +308,9 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     };
     const previous = this.#merging.get(id);
     const turn = previous === undefined ? merge() : previous.then(merge, merge);
-    const settled = turn.catch(() => {});
+    // The next merge waits for this one, but no longer than storeTimeout: a hung store must not
+    // hold every later save of the session behind it.
+    const settled = this.#guard.call(() => turn).catch(() => {});
     this.#merging.set(id, settled);
     void settled.then(() => {
       if (this.#merging.get(id) === settled) this.#merging.delete(id);

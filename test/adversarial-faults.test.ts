@@ -135,12 +135,15 @@ test('the double-end counter works (it can fail): a handler that ends twice is c
 });
 
 describe('8. faults: a store that fails', () => {
+  // `set` stores a new session (the request has no cookie); `patch` saves a change to a known one.
   const cases: [StoreOp, Fault, string, number][] = [
     ['get', 'reject', '/add', 503],
     ['set', 'reject', '/add', 503],
+    ['patch', 'reject', '/add', 503],
     ['delete', 'reject', '/destroy', 503],
     ['get', 'throw', '/add', 503],
     ['set', 'throw', '/add', 503],
+    ['patch', 'throw', '/add', 503],
     ['delete', 'throw', '/destroy', 503],
   ];
   for (const [op, fault, path, status] of cases) {
@@ -148,7 +151,7 @@ describe('8. faults: a store that fails', () => {
       const app = await faultApp();
       const cookie = await startSession(app);
       app.store.faults = { [op]: fault };
-      const failed = await get(app, path, cookie);
+      const failed = await get(app, path, op === 'set' ? undefined : cookie);
       figure(`fault: store ${op} ${fault} on ${path} -> ${failed.status} in ${failed.ms.toFixed(0)} ms, onError ${app.errors.length}x`);
       assert.equal(failed.status, status);
       assert.equal(failed.cookie, undefined, 'no cookie goes out with an error page');
@@ -163,13 +166,14 @@ describe('8. faults: a store that hangs (storeTimeout: 200)', () => {
   for (const [op, path] of [
     ['get', '/add'],
     ['set', '/add'],
+    ['patch', '/add'],
     ['delete', '/destroy'],
   ] as const) {
     test(`${op} never answers: 503 within 1 s, and the next request works`, async () => {
       const app = await faultApp({ storeTimeout: 200 });
       const cookie = await startSession(app);
       app.store.faults = { [op]: 'hang' };
-      const failed = await get(app, path, cookie);
+      const failed = await get(app, path, op === 'set' ? undefined : cookie);
       figure(`fault: store ${op} hangs on ${path} -> ${failed.status} after ${failed.ms.toFixed(0)} ms (storeTimeout 200)`);
       assert.equal(failed.status, 503);
       assert.ok(failed.ms < 1000, `answered after ${failed.ms} ms`);

@@ -29,6 +29,14 @@ fixationSuite('CookieStore with a denylist in isRevoked', revokingCookieStore, {
 concurrencySuite('MemoryStore', () => new MemoryStore({ pruneInterval: 0 }), { twoManagers: true });
 concurrencySuite('async store with 0-5 ms random latency', () => {
   const store = new FaultyStore(new MemoryStore({ pruneInterval: 0 }));
-  store.faults = { get: 'slow', set: 'slow', touch: 'slow', delete: 'slow' };
+  store.faults = { get: 'slow', set: 'slow', patch: 'slow', touch: 'slow', delete: 'slow' };
   return store;
 }, { twoManagers: true });
+// A store of the user's own without patch(): the manager reads, merges and writes, one merge of a
+// session at a time, which holds within one process (across processes it cannot: documented).
+concurrencySuite('a store without patch(), 0-5 ms random latency (the manager merges)', () => {
+  const store = new FaultyStore(new MemoryStore({ pruneInterval: 0 }));
+  store.faults = { get: 'slow', set: 'slow', touch: 'slow', delete: 'slow' };
+  const { get, set, touch, delete: remove } = store;
+  return { get: get.bind(store), set: set.bind(store), touch: touch.bind(store), delete: remove.bind(store) };
+});

@@ -146,7 +146,7 @@ describe('demo in a real browser', { skip: missing && process.env.CI !== 'true' 
     await page.goto(`${base}/memory/cart`);
     assert.equal(await count(), 0, 'memory: the Map died with the process');
     assert.match(await page.locator('.trace').last().textContent() ?? '', /names no live session/);
-    assert.equal(await cookieIn('memory_sid'), undefined, 'memory: the dead cookie is deleted');
+    assert.notEqual(await cookieIn('memory_sid'), undefined, 'memory: the dead cookie is left alone (it may be a new login’s)');
     await page.screenshot({ path: join(RESULTS, 'browser-memory-after-restart.png'), fullPage: true });
   });
 

@@ -18,6 +18,17 @@ interface Pool extends PostgresClient {
 const url = serviceUrl('DATABASE_URL');
 const HOUR = 3_600_000;
 
+/** The migration of the README ("Migrating a table from 0.1"), for a table name. */
+function postgresMigration(table: string): string[] {
+  return [
+    `ALTER TABLE "${table}" ADD COLUMN data_v2 jsonb`,
+    `UPDATE "${table}" SET data_v2 = (SELECT COALESCE(jsonb_object_agg(key, value::text), '{}') FROM jsonb_each(data::jsonb))`,
+    `ALTER TABLE "${table}" DROP COLUMN data`,
+    `ALTER TABLE "${table}" RENAME COLUMN data_v2 TO data`,
+    `ALTER TABLE "${table}" ALTER COLUMN data SET NOT NULL`,
+  ];
+}
+
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   const now = Date.now();
   return { data: encodeData({ cart: ['apple'] }), createdAt: now, expiresAt: now + HOUR, ...overrides };
@@ -90,7 +101,7 @@ if (url) {
       );
       assert.deepEqual(rows, [
         { column_name: 'id', data_type: 'text' },
-        { column_name: 'data', data_type: 'text' },
+        { column_name: 'data', data_type: 'jsonb' },
         { column_name: 'created_at', data_type: 'bigint' },
         { column_name: 'expires_at', data_type: 'bigint' },
         { column_name: 'user_id', data_type: 'text' },
@@ -130,6 +141,41 @@ if (url) {
       assert.ok(await store.get(id));
     });
 
+    test('createTable: false never runs DDL, and works on the table made from PostgresStore.schema()', async (t) => {
+      const table = uniqueName('sessions');
+      tables.push(table);
+      const seen: string[] = [];
+      const watched: PostgresClient = { query: (text, params) => (seen.push(text), pool.query(text, params)) };
+      const store = new PostgresStore(watched, { table, pruneInterval: 0, createTable: false });
+      t.after(() => store.close());
+      await assert.rejects(store.get(generateId()), /does not exist/, 'without the table, the store says so');
+      await pool.query(PostgresStore.schema(table)); // the migration, as the table's owner
+      const id = generateId();
+      await store.set(id, record());
+      assert.ok(await store.patch(id, { set: encodeData({ more: 1 }), remove: [] }));
+      assert.deepEqual(decodeData((await store.get(id))!.data), { cart: ['apple'], more: 1 });
+      assert.equal(await store.prune(), 0);
+      assert.deepEqual(seen.filter((sql) => /^\s*(CREATE|ALTER|DROP|DO)\b/i.test(sql)), [], 'no DDL was sent');
+    });
+
+    test('a table of plain-session 0.1 is refused with the fix, and the README migration keeps its sessions', async (t) => {
+      const table = uniqueName('sessions');
+      tables.push(table);
+      await pool.query(`CREATE TABLE "${table}" (id TEXT PRIMARY KEY, data TEXT NOT NULL, created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL, user_id TEXT)`);
+      const id = generateId();
+      const now = Date.now();
+      await pool.query(`INSERT INTO "${table}" VALUES ($1, $2, $3, $4, 'u1')`, [hashId(id), '{"cart":["apple"],"n":2,"ok":true,"note":null}', now, now + HOUR]);
+      const store = new PostgresStore(pool, { table, pruneInterval: 0 });
+      t.after(() => store.close());
+      await assert.rejects(store.get(id), /made by plain-session before 0\.2; migrate it/);
+      // The statements of the README's "Migrating a table from 0.1", for this table.
+      for (const statement of postgresMigration(table)) await pool.query(statement);
+      const migrated = await store.get(id);
+      assert.deepEqual(decodeData(migrated!.data), { cart: ['apple'], n: 2, ok: true, note: null });
+      assert.equal(migrated!.userId, 'u1');
+    });
+
     test('close leaves the pool open', async () => {
       const store = new PostgresStore(pool);
       await store.close();
@@ -140,7 +186,7 @@ if (url) {
       for (const table of ['', '1sessions', 'sessions; DROP TABLE users', 'a"b', 'public.sessions', 'x'.repeat(49), 42]) {
         assert.throws(() => new PostgresStore(pool, { table: table as string }), TypeError, `table ${String(table)}`);
       }
-      for (const pruneInterval of [-1, NaN, Infinity, '60000']) {
+      for (const pruneInterval of [-1, NaN, Infinity, '60000', 2 ** 31]) {
         assert.throws(() => new PostgresStore(pool, { pruneInterval: pruneInterval as number }), RangeError);
       }
       assert.throws(() => new PostgresStore({} as PostgresClient), TypeError);

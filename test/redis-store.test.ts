@@ -91,14 +91,15 @@ if (url) {
         assert.deepEqual(await keysOf(prefix), []);
       });
 
-      test('delete removes a record and its place in the user’s set, and ignores a missing one', async () => {
+      test('delete removes a record; its user no longer lists it; a missing one is ignored', async () => {
         const { store, prefix } = setup();
         const id = generateId();
         await store.set(id, record({ userId: 'u1' }));
         assert.equal((await keysOf(prefix)).length, 2);
         await store.delete(id);
         assert.equal(await store.get(id), undefined);
-        assert.deepEqual(await keysOf(prefix), [], 'the emptied user set is gone too');
+        assert.deepEqual(await store.idsOfUser('u1'), []);
+        assert.equal(await store.deleteUser('u1'), 0);
         await store.delete(id);
       });
 
@@ -108,9 +109,10 @@ if (url) {
         await store.set(id, record({ userId: 'alice@example.com' }));
         const keys = await keysOf(prefix);
         assert.deepEqual(keys, [prefix + hashId(id), `${prefix}user:${hashId('alice@example.com')}`].sort());
-        const members = await client.command('SMEMBERS', `${prefix}user:${hashId('alice@example.com')}`);
-        const dump = JSON.stringify([keys, members, await client.command('GET', prefix + hashId(id))]);
+        const members = await client.command('ZRANGE', `${prefix}user:${hashId('alice@example.com')}`, '0', '-1');
+        const dump = JSON.stringify([keys, members, await client.command('HGETALL', prefix + hashId(id))]);
         assert.ok(!dump.includes(id), 'the raw session ID appears nowhere');
+        assert.ok(dump.includes('alice@example.com'), 'the user ID is kept in the session, for the manager');
       });
 
       test('a session bound to another user since is neither listed nor deleted for the first', async () => {
@@ -123,18 +125,61 @@ if (url) {
         assert.deepEqual(await store.idsOfUser('bob'), [hashId(id)]);
       });
 
-      test('dead members leave the user’s set when it is listed and when a session joins it', async () => {
+      test('members whose time has passed leave the user’s set when a session joins it', async () => {
         const { store, prefix } = setup();
         const userKey = `${prefix}user:${hashId('alice')}`;
         const [first, second, third] = [generateId(), generateId(), generateId()];
-        await store.set(first, record({ userId: 'alice' }));
+        await store.set(first, record({ userId: 'alice', expiresAt: Date.now() + 100 }));
         await store.set(second, record({ userId: 'alice' }));
-        await client.command('DEL', prefix + hashId(first)); // as Redis does on expiry
+        await new Promise((resolve) => setTimeout(resolve, 150));
         await store.set(third, record({ userId: 'alice' })); // a new login
-        assert.deepEqual(((await client.command('SMEMBERS', userKey)) as string[]).sort(), [hashId(second), hashId(third)].sort());
-        await client.command('DEL', prefix + hashId(second));
-        assert.deepEqual(await store.idsOfUser('alice'), [hashId(third)]);
-        assert.deepEqual(await client.command('SMEMBERS', userKey), [hashId(third)]);
+        assert.deepEqual(((await client.command('ZRANGE', userKey, '0', '-1')) as string[]).sort(), [hashId(second), hashId(third)].sort());
+        assert.deepEqual((await store.idsOfUser('alice')).sort(), [hashId(second), hashId(third)].sort());
+      });
+
+      test('every key expires: the user’s set lives as long as its longest-lived session, and grows with it', async () => {
+        const { store, prefix } = setup();
+        const userKey = `${prefix}user:${hashId('carol')}`;
+        const [a, b] = [generateId(), generateId()];
+        const soon = Date.now() + 10 * 60_000;
+        await store.set(a, record({ userId: 'carol', expiresAt: soon }));
+        assert.equal(await client.command('PEXPIRETIME', userKey), soon);
+        await store.set(b, record({ userId: 'carol', expiresAt: soon - 60_000 }));
+        assert.equal(await client.command('PEXPIRETIME', userKey), soon, 'never shortened by a shorter session');
+        await store.touch(b, soon + 60_000);
+        assert.equal(await client.command('PEXPIRETIME', userKey), soon + 60_000, 'a touch extends it');
+        await store.patch(a, { set: encodeData({ x: 1 }), remove: [], expiresAt: soon + 120_000 });
+        assert.equal(await client.command('PEXPIRETIME', userKey), soon + 120_000, 'so does a patch');
+        await store.patch(b, { set: encodeData({}), remove: [], userId: 'dave' });
+        await store.delete(a);
+        for (const key of await keysOf(prefix)) {
+          assert.ok(Number(await client.command('PTTL', key)) > 0, `${key} has an expiry`);
+        }
+      });
+
+      test('concurrent logins of one user, 20 rounds: every session listed, and all ended by deleteUser', async () => {
+        const { store } = setup();
+        for (let round = 0; round < 20; round++) {
+          const user = `user-${round}`;
+          const ids = [generateId(), generateId()];
+          await Promise.all(ids.map((id) => store.set(id, record({ userId: user }))));
+          assert.deepEqual((await store.idsOfUser(user)).sort(), ids.map(hashId).sort(), `round ${round}: both listed`);
+          assert.equal(await store.deleteUser(user), 2);
+          for (const id of ids) assert.equal(await store.get(id), undefined);
+        }
+      });
+
+      test('what plain-session 0.1 wrote reads as no session, and does not stop a login', async () => {
+        const { store, prefix } = setup();
+        const id = generateId();
+        await client.command('SET', prefix + hashId(id), '{"data":"{}","createdAt":1}', 'PX', '60000');
+        assert.equal(await store.get(id), undefined);
+        const userKey = `${prefix}user:${hashId('erin')}`;
+        await client.command('SADD', userKey, 'old-member');
+        assert.deepEqual(await store.idsOfUser('erin'), []);
+        const fresh = generateId();
+        await store.set(fresh, record({ userId: 'erin' }));
+        assert.deepEqual(await store.idsOfUser('erin'), [hashId(fresh)]);
       });
 
       test('stores under different prefixes do not see each other', async () => {
@@ -144,15 +189,6 @@ if (url) {
         await one.set(id, record({ userId: 'u1' }));
         assert.equal(await two.get(id), undefined);
         assert.deepEqual(await two.idsOfUser('u1'), []);
-      });
-
-      test('a value it did not write reads as no session', async () => {
-        const { store, prefix } = setup();
-        const id = generateId();
-        await client.command('SET', prefix + hashId(id), 'not json', 'PX', '60000');
-        assert.equal(await store.get(id), undefined);
-        await client.command('SET', prefix + hashId(id), '{"data":1}', 'PX', '60000');
-        assert.equal(await store.get(id), undefined);
       });
 
       test('rejects what is not a client, and a prefix that is not a string', () => {

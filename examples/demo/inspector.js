@@ -6,7 +6,7 @@
 // any script on the page, which is exactly what the cookie's HttpOnly attribute is there to stop.
 import { parseCookie } from 'plain-session';
 import { html } from './html.js';
-import { clock, short } from './trace.js';
+import { clock, dataText, short } from './trace.js';
 
 /** Browsers promise to keep a cookie of at least 4096 bytes, name and attributes included (RFC 6265 §6.1). */
 const COOKIE_BUDGET = 4096;
@@ -163,7 +163,7 @@ function serverSide(holds) {
 /** A session record written like the object it is. */
 function recordText(record) {
   return `{
-  data:      ${record.data},
+  data:      ${dataText(record.data)},
   createdAt: ${record.createdAt},   // ${clock(record.createdAt)}
   expiresAt: ${record.expiresAt},   // ${clock(record.expiresAt)}, ${fromNow(record.expiresAt)}
   userId:    ${record.userId === undefined ? 'undefined' : `'${record.userId}'`}

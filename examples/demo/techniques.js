@@ -62,7 +62,7 @@ function makeCookie() {
     sessions,
     async holds(value) {
       // Opening the seal here only shows what is inside; the server does not keep it.
-      const opened = value === undefined ? undefined : store.unseal(value, Date.now());
+      const opened = value === undefined ? undefined : store.unseal(value, Date.now(), 'cookie_session');
       return { kind: 'cookie', opened, secretSource: source };
     },
     close: () => sessions.close(),

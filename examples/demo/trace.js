@@ -54,7 +54,15 @@ export function watchStore(store, where, keyOf) {
     },
     async set(id, record) {
       await store.set(id, record);
-      note('save', `store.set(${short(id)}): saved ${where}${as(id)}, data ${record.data}`);
+      note('save', `store.set(${short(id)}): saved ${where}${as(id)}, data ${dataText(record.data)}`);
+    },
+    async patch(id, patch) {
+      const applied = await store.patch(id, patch);
+      const changes = [...Object.entries(patch.set).map(([key, text]) => `${key} = ${text}`), ...patch.remove.map((key) => `${key} removed`)];
+      note('save', applied
+        ? `store.patch(${short(id)}): only what this request changed, ${changes.join(', ') || 'no key'}${patch.expiresAt === undefined ? '' : `; expiry moved to ${clock(patch.expiresAt)}`}`
+        : `store.patch(${short(id)}): the session is gone ${where} (logged out or expired meanwhile); nothing written`);
+      return applied;
     },
     async touch(id, expiresAt) {
       await store.touch(id, expiresAt);
@@ -74,19 +82,24 @@ export function watchStore(store, where, keyOf) {
 export function watchSealer(store) {
   return {
     kind: 'cookie',
-    seal(id, record) {
-      const value = store.seal(id, record);
-      note('save', `sealed the session (${Buffer.byteLength(record.data)} bytes of data) into ${value.length} characters: encrypted and signed with AES-256-GCM; nothing is saved on the server`);
+    seal(id, record, cookieName) {
+      const value = store.seal(id, record, cookieName);
+      note('save', `sealed the session (${Buffer.byteLength(dataText(record.data))} bytes of data) into ${value.length} characters: encrypted and signed with AES-256-GCM; nothing is saved on the server`);
       return value;
     },
-    unseal(value, now) {
-      const opened = store.unseal(value, now);
+    unseal(value, now, cookieName) {
+      const opened = store.unseal(value, now, cookieName);
       // A refused seal is noted by the CookieStore's onReject hook, which knows the reason.
       if (opened !== undefined) note('load', `seal opened: made with our secret, not changed, not expired (session ${short(opened.id)})`);
       return opened;
     },
     close: typeof store.close === 'function' ? store.close.bind(store) : undefined,
   };
+}
+
+/** A session's stored data (one JSON text per key) as one JSON object, for showing. */
+export function dataText(texts) {
+  return `{${Object.entries(texts).map(([key, text]) => `${JSON.stringify(key)}:${text}`).join(',')}}`;
 }
 
 /** A time of day, for trace lines and the inspector. */

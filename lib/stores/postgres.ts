@@ -14,7 +14,8 @@
  *   storage": https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html).
  * - `data` (jsonb): an object mapping each key of `session.data` to the JSON text of its value.
  *   Keeping the texts as strings means no value is ever refused (jsonb rejects `\u0000` in its own
- *   strings, which JavaScript allows) and every text comes back byte for byte.
+ *   strings, which JavaScript allows) and every text comes back byte for byte; the rare key jsonb
+ *   cannot hold is written in its JSON form (see `storableKey` in lib/data.ts).
  * - `user_id` (text, indexed); `created_at`, `expires_at` as BIGINT epoch milliseconds, the unit of
  *   `SessionRecord`, read with the clock of the Node process (keep the servers' clocks in sync, as
  *   NTP does).
@@ -29,6 +30,7 @@
  * with `FOR UPDATE SKIP LOCKED`: each statement holds its row locks briefly, and two processes
  * sweeping at once take different rows instead of waiting for each other.
  */
+import { keyFromStorable, storableKey, storableTexts } from '../data.js';
 import { debug } from '../debug.js';
 import { hashId } from '../id.js';
 import { checkPruneInterval, type SessionPatch, type SessionRecord, type Store } from '../store.js';
@@ -97,7 +99,7 @@ CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS N
       [hashId(id), Date.now()],
     );
     const row = rows[0] as Row | undefined;
-    const data = row && textsOf(row.data);
+    const data = row && textsOf(row.data, keyFromStorable);
     if (row === undefined || data === undefined) return undefined;
     const record: SessionRecord = { data, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
     if (row.user_id !== null) record.userId = row.user_id;
@@ -109,7 +111,7 @@ CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS N
       `INSERT INTO "${this.#table}" (id, data, created_at, expires_at, user_id) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,
          expires_at = EXCLUDED.expires_at, user_id = EXCLUDED.user_id`,
-      [hashId(id), JSON.stringify(record.data), Math.floor(record.createdAt), Math.floor(record.expiresAt), record.userId ?? null],
+      [hashId(id), JSON.stringify(storableTexts(record.data)), Math.floor(record.createdAt), Math.floor(record.expiresAt), record.userId ?? null],
     );
   }
 
@@ -122,8 +124,8 @@ CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS N
          expires_at = COALESCE($3, expires_at), user_id = COALESCE($4, user_id)
        WHERE id = $5 AND expires_at > $6`,
       [
-        JSON.stringify(patch.set),
-        patch.remove,
+        JSON.stringify(storableTexts(patch.set)),
+        patch.remove.map(storableKey),
         patch.expiresAt === undefined ? null : Math.floor(patch.expiresAt),
         patch.userId ?? null,
         hashId(id),

@@ -14,7 +14,8 @@
  *
  * What is kept (all keys start with the prefix, `sess:` by default):
  * - `<prefix><hashId(id)>`: the session, a hash. Field `d:<key>` holds the JSON text of
- *   `session.data[key]`; `m:created`, `m:expires` and `m:user` hold the rest. The key holds SHA-256
+ *   `session.data[key]` (a key that has no UTF-8 form is written in its JSON form, see
+ *   `storableKey` in lib/data.ts); `m:created`, `m:expires` and `m:user` hold the rest. The key holds SHA-256
  *   of the session ID, never the ID itself, so a leaked dump holds no cookie anyone could replay
  *   (OWASP Session Management Cheat Sheet). The key expires at `m:expires` (`PEXPIREAT`), so Redis
  *   removes dead sessions itself, and a read is one `HGETALL`.
@@ -33,7 +34,7 @@
  * session that was listed.
  */
 import { createHash } from 'node:crypto';
-import { emptyTexts } from '../data.js';
+import { emptyTexts, keyFromStorable, storableKey } from '../data.js';
 import { hashId } from '../id.js';
 import type { SessionPatch, SessionRecord, Store } from '../store.js';
 
@@ -103,6 +104,7 @@ return redis.call('HGET', KEYS[1], 'm:user') or ''
  * members whose time has passed go, and the set lives as long as its longest-lived member.
  */
 const LIST = `
+if redis.call('TYPE', KEYS[1]).ok == 'set' then redis.call('DEL', KEYS[1]) end -- an index of plain-session 0.1
 redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 if redis.call('PEXPIRETIME', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
@@ -131,13 +133,13 @@ export class RedisStore implements Store {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const key = this.#key(id);
-    const fields = pairsOf(await this.#command(key, ['HGETALL', key]));
+    const fields = pairsOf(await this.#read(key, ['HGETALL', key]));
     const data = emptyTexts();
     let createdAt = NaN;
     let expiresAt = NaN;
     let userId: string | undefined;
     for (const [field, value] of fields) {
-      if (field.startsWith('d:')) data[field.slice(2)] = value;
+      if (field.startsWith('d:')) data[keyFromStorable(field.slice(2))] = value;
       else if (field === 'm:created') createdAt = Number(value);
       else if (field === 'm:expires') expiresAt = Number(value);
       else if (field === 'm:user') userId = value;
@@ -160,21 +162,21 @@ export class RedisStore implements Store {
       // when it expires), never a session missing, which "log out everywhere" would then miss.
       await this.#list(record.userId, hash, expiresAt);
     }
-    for (const key in record.data) fields.push(`d:${key}`, record.data[key]!);
+    for (const key in record.data) fields.push(`d:${storableKey(key)}`, record.data[key]!);
     await this.#script(SET, this.#prefix + hash, [expiresAt, ...fields]);
   }
 
   async patch(id: string, patch: SessionPatch): Promise<boolean> {
     const hash = hashId(id);
     const set: string[] = [];
-    for (const key in patch.set) set.push(`d:${key}`, patch.set[key]!);
+    for (const key in patch.set) set.push(`d:${storableKey(key)}`, patch.set[key]!);
     const args = [
       String(Date.now()),
       patch.expiresAt === undefined ? '' : String(Math.floor(patch.expiresAt)),
       patch.userId ?? '',
       String(set.length / 2),
       ...set,
-      ...patch.remove.map((key) => `d:${key}`),
+      ...patch.remove.map((key) => `d:${storableKey(key)}`),
     ];
     const reply = await this.#script(PATCH, this.#prefix + hash, args);
     if (reply === null || reply === undefined) return false;
@@ -205,7 +207,7 @@ export class RedisStore implements Store {
   async idsOfUser(userId: string): Promise<string[]> {
     const now = Date.now();
     const userKey = this.#userKey(userId);
-    const hashes = toStrings(await this.#command(userKey, ['ZRANGE', userKey, `(${now}`, '+inf', 'BYSCORE']));
+    const hashes = toStrings(await this.#read(userKey, ['ZRANGE', userKey, `(${now}`, '+inf', 'BYSCORE']));
     // One command per session: each may live on another node of a cluster.
     const owners = await Promise.all(hashes.map((hash) => this.#command(this.#prefix + hash, ['HMGET', this.#prefix + hash, 'm:user', 'm:expires'])));
     return hashes.filter((_, i) => {
@@ -216,7 +218,7 @@ export class RedisStore implements Store {
 
   async deleteUser(userId: string): Promise<number> {
     const userKey = this.#userKey(userId);
-    const hashes = toStrings(await this.#command(userKey, ['ZRANGE', userKey, '0', '-1']));
+    const hashes = toStrings(await this.#read(userKey, ['ZRANGE', userKey, '0', '-1']));
     if (hashes.length === 0) return 0;
     // Only sessions still bound to this user go: one bound to someone else since is left alone.
     const deleted = await Promise.all(hashes.map((hash) => this.#script(DELETE_IF_OWNED, this.#prefix + hash, [userId])));
@@ -234,6 +236,19 @@ export class RedisStore implements Store {
   #userKey(userId: string): string {
     // Hashed, so any user ID (spaces, colons, megabytes) makes a short, well-formed key.
     return `${this.#prefix}user:${hashId(userId)}`;
+  }
+
+  /**
+   * A read that answers nothing for a key of another type: what plain-session 0.1 wrote (a session
+   * as a string, a user's sessions as a set) reads as no session, and such keys expire by themselves.
+   */
+  async #read(key: string, args: string[]): Promise<unknown> {
+    try {
+      return await this.#command(key, args);
+    } catch (error) {
+      if (String((error as Error)?.message).startsWith('WRONGTYPE')) return undefined;
+      throw error;
+    }
   }
 
   async #list(userId: string, hash: string, expiresAt: string): Promise<void> {

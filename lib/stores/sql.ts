@@ -36,13 +36,13 @@ export interface SqlStoreOptions {
  * values are all strings): a row of another program, or of plain-session before 0.2, reads as no
  * session rather than as garbage.
  */
-export function textsOf(data: unknown): StoredData | undefined {
+export function textsOf(data: unknown, keyOf: (key: string) => string = (key) => key): StoredData | undefined {
   const object: unknown = typeof data === 'string' ? parseJson(data) : data;
   if (object === null || typeof object !== 'object' || Array.isArray(object)) return undefined;
   const texts = emptyTexts();
   for (const [key, text] of Object.entries(object)) {
     if (typeof text !== 'string') return undefined;
-    texts[key] = text;
+    texts[keyOf(key)] = text;
   }
   return texts;
 }
