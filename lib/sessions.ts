@@ -270,7 +270,10 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
       userId: userChanged ? state.userId : undefined,
     };
     if (tracing) debug('session %s: patch %s', shortId(id), [...Object.keys(patch.set), ...patch.remove.map((key) => `-${key}`)].join(' '));
-    const applied = await this.#storeCall('saving', () => (server.patch ? server.patch(id, patch) : this.#patchByHand(server, id, patch)));
+    const applied = server.patch
+      ? await this.#storeCall('saving', () => server.patch!(id, patch))
+      : // A merge that passed storeTimeout and lands after a logout of this process is undone.
+        await this.#storeCall('saving', () => this.#patchByHand(server, id, patch), () => this.#wasDestroyed(id) && void server.delete(id).catch(() => {}));
     if (!applied) {
       state.gone = true;
       debug('session %s: gone from the store (logged out, regenerated or expired meanwhile); this request\'s changes are dropped', shortId(id));
@@ -385,8 +388,15 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   async #remove(state: SessionState, id: string): Promise<void> {
     const server = this.#server;
     if (server === undefined) return; // a sealed cookie cannot be taken back (see stores/cookie.ts)
-    if (server.patch === undefined) this.#remember(id);
-    const removal = (state.pending ?? Promise.resolve()).then(() => this.#storeCall('removing', () => server.delete(id)));
+    let before = state.pending ?? Promise.resolve();
+    if (server.patch === undefined) {
+      // A store without patch(): remember the ID, so no later merge writes it back, and let the
+      // merges of it in flight land first, so the delete comes after them.
+      this.#remember(id);
+      const merging = this.#merging.get(id);
+      if (merging !== undefined) before = Promise.all([before, merging]).then(() => {});
+    }
+    const removal = before.then(() => this.#storeCall('removing', () => server.delete(id)));
     state.pending = removal.catch(() => {}); // a save waits for it; the error goes to the caller below
     await removal;
   }

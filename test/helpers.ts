@@ -113,3 +113,110 @@ export class InstrumentedStore implements Store {
     await this.inner.close();
   }
 }
+
+type StoreMethod = 'get' | 'set' | 'patch' | 'touch' | 'delete';
+
+/**
+ * A call held by a `GatedStore`: `arrived` resolves (with the call's arguments) when the call comes
+ * in; `release()` lets it through; `done` settles when the inner store has answered it.
+ */
+export interface HeldCall {
+  arrived: Promise<unknown[]>;
+  release(): void;
+  done: Promise<void>;
+}
+
+/**
+ * Any store, with calls a test can hold: `store.hold('patch')` makes the next `patch` wait, before
+ * it reaches the store, until the test releases it. That is how a test forces an interleaving (a
+ * save that lands after a logout, a reply that comes after the timeout) instead of hoping for one.
+ * `withoutPatch` hides the inner store's `patch`, as a user's own simple store would lack it.
+ */
+export class GatedStore implements Store {
+  readonly #holds: Partial<Record<StoreMethod, Array<{ arrive: (args: unknown[]) => void; released: Promise<void>; finish: () => void }>>> = {};
+  /** Every ID `set` was called with, in order. */
+  readonly setIds: string[] = [];
+  patch?: (id: string, patch: SessionPatch) => Promise<boolean>;
+  idsOfUser?: (userId: string) => Promise<string[]>;
+  deleteUser?: (userId: string) => Promise<number>;
+
+  constructor(readonly inner: Store, options: { withoutPatch?: boolean } = {}) {
+    if (inner.patch && !options.withoutPatch) this.patch = (id, patch) => this.#call('patch', [id, patch], () => inner.patch!(id, patch));
+    if (inner.idsOfUser) this.idsOfUser = (userId) => inner.idsOfUser!(userId);
+    if (inner.deleteUser) this.deleteUser = (userId) => inner.deleteUser!(userId);
+  }
+
+  hold(method: StoreMethod): HeldCall {
+    let arrive!: (args: unknown[]) => void;
+    let release!: () => void;
+    let finish!: () => void;
+    const arrived = new Promise<unknown[]>((resolve) => (arrive = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    (this.#holds[method] ??= []).push({ arrive, released, finish });
+    return { arrived, release, done };
+  }
+
+  async #call<R>(method: StoreMethod, args: unknown[], call: () => Promise<R>): Promise<R> {
+    const held = this.#holds[method]?.shift();
+    if (held === undefined) return call();
+    held.arrive(args);
+    await held.released;
+    try {
+      return await call();
+    } finally {
+      setImmediate(held.finish); // after the caller has seen the answer
+    }
+  }
+
+  get(id: string) {
+    return this.#call('get', [id], () => this.inner.get(id));
+  }
+  set(id: string, record: SessionRecord) {
+    this.setIds.push(id);
+    return this.#call('set', [id, record], () => this.inner.set(id, record));
+  }
+  touch(id: string, expiresAt: number) {
+    return this.#call('touch', [id, expiresAt], () => this.inner.touch(id, expiresAt));
+  }
+  delete(id: string) {
+    return this.#call('delete', [id], () => this.inner.delete(id));
+  }
+  async close() {
+    await this.inner.close?.();
+  }
+}
+
+/**
+ * Points in a handler where a test makes requests wait: `await gates.pass('A')` in the handler
+ * stops request A there (the test sees `arrived('A')`) until the test calls `release('A')`.
+ */
+export class Gates {
+  readonly #gates = new Map<string, { arrive: () => void; arrived: Promise<void>; release: () => void; released: Promise<void> }>();
+
+  #gate(name: string) {
+    let gate = this.#gates.get(name);
+    if (gate === undefined) {
+      let arrive!: () => void;
+      let release!: () => void;
+      const arrived = new Promise<void>((resolve) => (arrive = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      this.#gates.set(name, (gate = { arrive, arrived, release, released }));
+    }
+    return gate;
+  }
+
+  pass(name: string): Promise<void> {
+    const gate = this.#gate(name);
+    gate.arrive();
+    return gate.released;
+  }
+
+  arrived(name: string): Promise<void> {
+    return this.#gate(name).arrived;
+  }
+
+  release(name: string): void {
+    this.#gate(name).release();
+  }
+}
