@@ -48,7 +48,8 @@ export async function makeStore(kind) {
       const file = process.env.SQLITE_FILE || join(tmpdir(), 'plain-session-cart.sqlite');
       const { db, driver } = await openSqlite(file);
       // WAL: readers never wait for the writer, and a crash cannot leave the file half-written.
-      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA journal_mode = WAL'); // readers never wait for the writer
+      db.exec('PRAGMA busy_timeout = 5000'); // several processes on one file take turns writing
       return {
         store: new SqliteStore(db, { table }),
         label: `in SQLite (${file}, via ${driver}), so carts survive a restart`,
