@@ -103,6 +103,9 @@ export class Flight<T extends object> {
     res.end = function (this: AnyResponse, ...args: unknown[]) {
       return flight.#onEnd(args);
     } as AnyResponse['end'];
+    // Node emits 'error' on a response the handler misuses (`write()` after `end()`), and with
+    // nobody listening that ends the process. Here it goes to onError, and the process lives.
+    res.on('error', (error: unknown) => tell(this.#onError, asSessionError(error, 500, 'the response was misused'), this.#req, this.#res));
   }
 
   /** The arguments for the real `writeHead`, with the session's header added the first time. */
