@@ -360,6 +360,7 @@ describe('10. failures', () => {
         if (req.url === '/reject') await Promise.reject(new Error('async boom'));
         if (req.url === '/late') {
           res.write('partial');
+          await new Promise((resolve) => setTimeout(resolve, 10)); // the first bytes are on the wire
           throw new Error('after headers');
         }
         res.end('fine');

@@ -150,13 +150,16 @@ describe('wrap() answers exactly as raw node:http', () => {
       // A documented improvement: raw node:http crashes; wrap keeps the process and tells onError.
       assert.equal(raw.alive, false, 'raw node:http really crashes on this row');
       assert.ok(wrapped.onErrors.length >= 1, 'onError was told');
-      if (row.rawCrashes === '500') {
+      // Node 24 sends a first write() on the next tick, Node 20 at once: when raw node:http died
+      // before any byte left, wrap (which still can) answers 500 where a cut was expected.
+      const outcome = row.rawCrashes === 'cut' && rawWire === '' ? '500' : row.rawCrashes;
+      if (outcome === '500') {
         assert.match(wrappedWire, /^HTTP\/1\.1 500 Internal Server Error\r\n/, 'answered 500');
       } else {
         assert.equal(wrappedWire, rawWire, row.rawCrashes === 'cut' ? 'cut where raw dies' : 'the response raw sent before dying');
         assert.deepEqual(wrapped.logs, raw.logs);
       }
-      const note = `raw node:http crashes; wrap: ${row.rawCrashes === 'same' ? 'the same response' : row.rawCrashes === 'cut' ? 'the connection cut at the same byte' : 'a 500'}, onError told, the process lives`;
+      const note = `raw node:http crashes; wrap: ${outcome === 'same' ? 'the same response' : outcome === 'cut' ? 'the connection cut at the same byte' : 'a 500'}, onError told, the process lives`;
       differences.push(`${name}: ${note}`);
       figure(`differential: ${name}: ${note}`);
     });
