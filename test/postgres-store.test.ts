@@ -3,6 +3,7 @@
  * `pg`'s Pool. Each test works in a table of its own, dropped afterwards.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
 import { generateId, hashId } from '../lib/id.js';
 import { PostgresStore, type PostgresClient } from '../lib/stores/postgres.js';
@@ -51,6 +52,12 @@ if (url) {
     t.after(() => store.close());
     return { store, table };
   }
+
+  test('sql/postgres-sessions.sql, the migration .ci/services.sh runs, is exactly PostgresStore.schema()', async () => {
+    const file = await readFile(new URL('../../sql/postgres-sessions.sql', import.meta.url), 'utf8');
+    const statements = file.split('\n').filter((line) => !line.startsWith('--')).join('\n').replaceAll('{{table}}', 'some_table');
+    assert.equal(statements.trim(), PostgresStore.schema('some_table').trim());
+  });
 
   runStoreContract('PostgresStore with pg', () => {
     const table = uniqueName('sessions');
@@ -190,6 +197,46 @@ if (url) {
         assert.throws(() => new PostgresStore(pool, { pruneInterval: pruneInterval as number }), RangeError);
       }
       assert.throws(() => new PostgresStore({} as PostgresClient), TypeError);
+    });
+  });
+}
+
+// --- As an application role that may only read and write the table ---------------------------------
+
+const appUrl = serviceUrl('DATABASE_URL_APP');
+if (appUrl) {
+  const { Pool } = requireDriver('pg') as { Pool: new (options: { connectionString: string; max?: number }) => Pool };
+  const app = new Pool({ connectionString: appUrl, max: 4 });
+  after(() => app.end());
+  // The table the migration made for this role (.ci/services.sh: PG_APP_TABLE).
+  const table = process.env.PG_APP_TABLE ?? 'sessions';
+  runStoreContract('PostgresStore as a least-privilege role (createTable: false)', () => new PostgresStore(app, { table, createTable: false }), { listedAs: hashId });
+
+  describe('PostgresStore as a least-privilege role', () => {
+    test('sessions work over HTTP, prune works, and no statement needs more than SELECT, INSERT, UPDATE, DELETE', async (t) => {
+      const store = new PostgresStore(app, { table, createTable: false, pruneInterval: 0 });
+      t.after(() => store.close());
+      const { createSessions } = await import('../lib/sessions.js');
+      const { Client, serve } = await import('./helpers.js');
+      const sessions = createSessions({ store });
+      const served = await serve(sessions.wrap(async (req, res, session) => {
+        if (req.url === '/login') {
+          await session.regenerate();
+          session.bindUser('least');
+        }
+        session.data.n = Number(session.data.n ?? 0) + 1;
+        res.end(String(session.data.n));
+      }));
+      t.after(() => served.close());
+      const client = new Client(served.url);
+      assert.equal((await client.get('/')).body, '1');
+      assert.equal((await client.get('/login')).body, '2');
+      assert.equal((await client.get('/')).body, '3');
+      assert.equal(await store.deleteUser('least'), 1);
+      assert.equal((await client.get('/')).body, '1', 'logged out everywhere');
+      assert.ok((await store.prune()) >= 0);
+      // And the store made with createTable left at true would have failed here: the role may not create.
+      await assert.rejects(new PostgresStore(app, { table: uniqueName('denied'), pruneInterval: 0 }).get(generateId()), /permission denied/);
     });
   });
 }

@@ -169,10 +169,10 @@ if (pg) {
     const id = uniqueName('row');
     const t = `"${table}"`;
     await app.query(`INSERT INTO ${t} (id, data, created_at, expires_at, user_id) VALUES ($1, '{}', 1, $2, 'u1')`, [id, Date.now() + 60_000]);
-    const updated = await app.query(`UPDATE ${t} SET data = '{"a":1}' WHERE id = $1`, [id]);
+    const updated = await app.query(`UPDATE ${t} SET data = data || '{"a":"1"}' WHERE id = $1`, [id]);
     assert.equal(updated.rowCount, 1);
     const { rows } = await app.query(`SELECT data, user_id FROM ${t} WHERE id = $1`, [id]);
-    assert.deepEqual(rows, [{ data: '{"a":1}', user_id: 'u1' }]);
+    assert.deepEqual(rows, [{ data: { a: '1' }, user_id: 'u1' }]);
     const deleted = await app.query(`DELETE FROM ${t} WHERE id = $1`, [id]);
     assert.equal(deleted.rowCount, 1);
   }

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 
-export type ServiceVariable = 'REDIS_URL' | 'DATABASE_URL';
+export type ServiceVariable = 'REDIS_URL' | 'DATABASE_URL' | 'REDIS_CLUSTER_URLS' | 'DATABASE_URL_APP';
 
 /**
  * The URL in `variable`, or `undefined` after registering a test that skips (locally) or fails
