@@ -123,11 +123,14 @@ describe('demo', () => {
     assert.equal(bare.headers.get('location'), '/memory/');
   });
 
-  test('every page links to the attack lab', async () => {
-    for (const path of ['/', '/cookie/', '/memory/cart', '/database/', '/nowhere', '/lab/', '/lab/steal/memory/', '/lab/expiry/cookie/']) {
+  test('every page links to the attack lab, and only the expiry countdown has a script', async () => {
+    for (const path of ['/', '/cookie/', '/memory/cart', '/database/', '/nowhere', '/lab/', '/lab/tamper/plain/', '/lab/steal/memory/', '/lab/fixation/cookie/', '/lab/tabs/database/', '/lab/expiry/cookie/']) {
       const page = await new Client(app.url).get(path);
       assert.match(page.body, /<a href="\/lab\/" class="lab-link"/, `${path} links to the lab`);
+      if (!path.startsWith('/lab/expiry/')) assert.doesNotMatch(page.body, /<script/i, `${path}: no client script`);
     }
+    const expiry = await new Client(app.url).get('/lab/expiry/memory/');
+    assert.match(expiry.body, /An idle timeout \(10 seconds here\), a lifetime \(30 seconds\)/, 'the expiry experiment: 10 s idle, 30 s lifetime by default');
   });
 
   for (const { key, cookie } of TECHNIQUES) {

@@ -64,14 +64,14 @@ async function start(ctx) {
   const lines = await ctx.commit(session);
   await remember(ctx, cookieAfter(ctx.t, sent, lines));
   ctx.record('You start a session', { trace: traceLines(), status: 303 });
-  redirect(ctx.res, 303, `${ctx.t.path}/?run=${ctx.run.key}`);
+  redirect(ctx.res, 303, `${ctx.t.path}/?run=${ctx.run.key}#results`);
 }
 
 /** POST use: one request that loads the session (and so moves its idle timeout on, if it is alive). */
 async function use(ctx) {
   if (ctx.run === undefined) return redirect(ctx.res, 303, `${ctx.t.path}/`);
   await useOnce(ctx, 'You send a request with your cookie');
-  redirect(ctx.res, 303, `${ctx.t.path}/?run=${ctx.run.key}`);
+  redirect(ctx.res, 303, `${ctx.t.path}/?run=${ctx.run.key}#results`);
 }
 
 async function useOnce(ctx, title) {
@@ -82,9 +82,11 @@ async function useOnce(ctx, title) {
   else ctx.run.state.endedAt ??= Date.now();
   const entry = ctx.record(title, { trace: traceLines(), status: 200 });
   const { expiresAt, createdAt } = ctx.run.state;
-  const capped = expiresAt >= createdAt + ABSOLUTE_MS - 1000;
+  // Within a second of the lifetime, the expiry cannot move any further (and a renewal too small to
+  // be worth a write is skipped): from here on the lifetime decides when the session ends.
+  entry.capped = alive && expiresAt >= createdAt + ABSOLUTE_MS - 1000;
   entry.outcome = alive
-    ? html`<b>Alive.</b> It now expires at ${clock(expiresAt)}${capped ? ': the end of its lifetime, however often it is used' : ', unless used again'}.`
+    ? html`<b>Alive.</b> It now expires at ${clock(expiresAt)}${entry.capped ? ': the end of its lifetime, however often it is used' : ', unless used again'}.`
     : html`<b>Refused:</b> ${refusal(entry.trace)}.`;
   trim(ctx.run);
   return alive;
@@ -102,7 +104,7 @@ async function prune(ctx) {
     ? html`<b>Nothing to remove:</b> the server keeps nothing for a cookie session; an expired cookie is simply refused when it comes back.`
     : html`<b>prune() removed ${removed}.</b> ${storeWords(before)} before, ${storeWords(after)} after.`;
   ctx.run.state.pruned = { removed, before, after };
-  redirect(ctx.res, 303, `${ctx.t.path}/?run=${ctx.run.key}`);
+  redirect(ctx.res, 303, `${ctx.t.path}/?run=${ctx.run.key}#results`);
 }
 
 /** GET the page. Left alone, it looks at the store without loading the session; kept alive, it uses it. */
@@ -110,14 +112,17 @@ async function show(ctx) {
   const { run, t } = ctx;
   if (run === undefined) return ctx.page({});
   const s = run.state;
+  // The reload's address, written out: a refresh to the page's own address with its #results
+  // would only scroll, not reload.
+  const self = `${t.path}/?run=${run.key}`;
   let head = '';
   if (run.mode === 'keepalive' && s.endedAt === undefined) {
     const alive = await useOnce(ctx, 'The page uses the session (it reloads itself)');
-    if (alive) head = html`<meta http-equiv="refresh" content="${USE_EVERY_S}">`;
+    if (alive) head = html`<meta http-equiv="refresh" content="${USE_EVERY_S};url=${self}">`;
   }
   const now = Date.now();
   const idleLeft = s.expiresAt - now;
-  if (run.mode === 'idle' && idleLeft > 0) head = html`<meta http-equiv="refresh" content="${Math.ceil(idleLeft / 1000) + 1}">`;
+  if (run.mode === 'idle' && idleLeft > 0) head = html`<meta http-equiv="refresh" content="${Math.ceil(idleLeft / 1000) + 1};url=${self}">`;
   const peek = await t.peek(s.id);
   return ctx.page({
     head: html`${head}${trusted(COUNTDOWN)}`,
@@ -125,8 +130,8 @@ async function show(ctx) {
       <div class="store-now" id="store-now"><h3>The store now</h3>${peekView(t, peek, run)}</div>
       <form method="post" action="${t.path}/use?run=${run.key}" class="inline"><button id="use">Send a request with your cookie</button></form>
       <form method="post" action="${t.path}/prune?run=${run.key}" class="inline"><button id="prune" class="secondary">Run the prune now</button></form>
-      ${timelineOf(run, t)}
-      ${verdict(run, t)}`,
+      ${verdict(run, t)}
+      ${timelineOf(run, t)}`,
   });
 }
 
@@ -173,10 +178,12 @@ function verdict(run, t) {
   if (refused) {
     const lastAlive = [...uses].reverse().find((e) => e.wall < refused.wall && factsOf(e.trace, 'session')[0]?.state === 'loaded');
     const since = (lastAlive ?? run.entries[0]).wall;
-    const absolute = refused.wall >= s.createdAt + ABSOLUTE_MS;
-    const idle = refused.wall - since >= IDLE_MS;
-    const which = absolute && !idle ? 'the lifetime' : idle ? 'the idle timeout' : 'its end';
-    words.push(html`<b>Ended by ${which}.</b> Your cookie was refused ${duration(refused.wall - since)} after the session was last used${absolute ? html`, and ${duration(refused.wall - s.createdAt)} after it started (the lifetime is ${duration(ABSOLUTE_MS)})` : ''}: ${refusal(refused.trace)}.`);
+    const end = s.createdAt + ABSOLUTE_MS;
+    if (lastAlive?.capped || refused.wall >= end) {
+      words.push(html`<b>Ended by the lifetime.</b> It was in use until ${duration(refused.wall - since)} before, but its expiry could not move past the end of its lifetime (${clock(end)}, ${duration(ABSOLUTE_MS)} after the start). Refused at ${clock(refused.wall)}: ${refusal(refused.trace)}.`);
+    } else {
+      words.push(html`<b>Ended by the idle timeout.</b> Your cookie was refused ${duration(refused.wall - since)} after the session was last used (the idle timeout is ${duration(IDLE_MS)}): ${refusal(refused.trace)}.`);
+    }
   }
   if (s.pruned) {
     words.push(t.sealed

@@ -39,11 +39,11 @@ export function experimentPage({ lab, t, labs, run, controls, results, account, 
       <h1>${experiment.title} <small>on</small></h1>
       <nav class="pills" aria-label="Techniques">${variants.map((v) => html`<a class="pill t-${v.color ?? v.key}" href="${v.path}/"${v === t ? html` aria-current="page"` : ''}>${v.title}</a>`)}</nav>
       <p class="question">${experiment.question}</p>
-      <div class="intro-text">${experiment.intro(t)}</div>
+      <details class="intro-text"${run ? '' : ' open'}><summary>What happens, step by step</summary>${experiment.intro(t)}</details>
       <div class="controls">${controls ?? runForms(experiment, t)}</div>
       ${account && accountView(account, t)}
       ${extra}
-      ${results && html`<section class="results" aria-labelledby="results-title"><h2 id="results-title">What happened${run ? html` <small>run ${run.key.slice(0, 6)}</small>` : ''}</h2>${results}</section>`}
+      ${results && html`<section class="results" id="results" aria-labelledby="results-title"><h2 id="results-title">What happened${run ? html` <small>run ${run.key.slice(0, 6)}</small>` : ''}</h2>${results}</section>`}
     </section>
     ${inspector && html`<div class="lab-side">${inspector}</div>`}
   </div>

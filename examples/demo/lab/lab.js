@@ -160,7 +160,7 @@ export async function createLab({ techniques, server }) {
       return redirect(res, 307, entry.location);
     }
     entry.status = 303;
-    entry.location = `${t.path}/?run=${run.key}`;
+    entry.location = `${t.path}/?run=${run.key}#results`;
     if (run.next >= experiment.steps.length) run.done = true;
     redirect(res, 303, entry.location);
   }
@@ -177,7 +177,7 @@ export async function createLab({ techniques, server }) {
       ctx.record(experiment.resultVisit(run, t), { trace: traceLines(), status: 200, cart: session.data.cart ?? [], user: session.data.user });
     }
     return ctx.page({
-      results: run && html`${entryList(run.entries, t)}${run.done ? experiment.verdict(run, t) : continueForm(run, t, experiment)}`,
+      results: run && html`${run.done ? experiment.verdict(run, t) : continueForm(run, t, experiment)}${entryList(run.entries, t)}`,
       inspector: await ctx.inspector(sent, setCookies),
     });
   }

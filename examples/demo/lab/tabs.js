@@ -61,7 +61,7 @@ async function start(ctx) {
   noteChanges(before, session);
   await ctx.commit(session);
   ctx.record('Start: one cherry in the cart', { trace: traceLines(), status: 303 });
-  redirect(ctx.res, 303, `${ctx.t.path}/?run=${run.key}`);
+  redirect(ctx.res, 303, `${ctx.t.path}/?run=${run.key}#results`);
 }
 
 /** GET tab?run=…&tab=A|B: one tab's request, held until both have loaded the session. */
@@ -116,7 +116,7 @@ async function show(ctx) {
   const { run, t, url } = ctx;
   if (run !== undefined && !run.done && url.searchParams.get('result') === null) {
     // The two tabs: this page loads no session itself, so only the frames touch it.
-    const result = `${t.path}/?run=${run.key}&result=1`;
+    const result = `${t.path}/?run=${run.key}&result=1#results`;
     return ctx.page({
       head: html`<meta http-equiv="refresh" content="2;url=${result}">`,
       results: html`<div class="frames">
@@ -130,7 +130,7 @@ async function show(ctx) {
   const { session, sent } = await ctx.open();
   const setCookies = await ctx.commit(session);
   return ctx.page({
-    results: run && html`${timeline(run)}${kept(run, t, session)}`,
+    results: run && html`${kept(run, t, session)}${timeline(run)}`,
     inspector: await ctx.inspector(sent, setCookies),
   });
 }
