@@ -18,9 +18,10 @@ export function factsOfTrace(lines) {
     changes: factsOf(lines, 'change').flatMap((f) => f.keys),
     regenerate: first('regenerate'),
     destroy: first('destroy'),
-    writes: store.filter((f) => (f.op === 'set' || f.op === 'patch') && f.done !== false),
+    // A patch that changes no key only moves the expiry: a touch by another name.
+    writes: store.filter((f) => f.op === 'set' || (f.op === 'patch' && f.done !== false && f.keys.length > 0)),
     lostPatch: store.find((f) => f.op === 'patch' && f.done === false),
-    touches: store.filter((f) => f.op === 'touch'),
+    touches: store.filter((f) => f.op === 'touch' || (f.op === 'patch' && f.done !== false && f.keys.length === 0)),
     deletes: store.filter((f) => f.op === 'delete'),
     seals: factsOf(lines, 'seal'),
     refused: first('seal-refused'),
@@ -62,7 +63,7 @@ export function explainAnswer(lines, technique) {
   // No Set-Cookie for this technique's cookie.
   if (f.lostPatch) return { sent: 'none', reason: html`The session is gone from the store (logged out, expired or removed), so <code>store.patch</code> wrote nothing and no cookie names it again.` };
   if (f.writes.length) return { sent: 'none', reason: html`The session changed${keys} and was saved ${where} (<code>${ops}</code>) under the same ID: the cookie that came in already names it, so there is nothing to send.` };
-  if (f.touches.length) return { sent: 'none', reason: html`Only the session’s expiry moved ${where} (<code>store.touch</code>); the cookie that came in still names the session, so there is nothing to send.` };
+  if (f.touches.length) return { sent: 'none', reason: html`Only the session’s expiry moved ${where} (<code>store.${f.touches[0].op}</code>); the cookie that came in still names the session, so there is nothing to send.` };
   if (f.session?.state !== 'loaded') {
     if (f.cookieIn !== undefined) return { sent: 'none', reason: html`The cookie named no live session (${whyNotLive(f)}), and the new session is empty: nothing is stored and no cookie is set.` };
     return { sent: 'none', reason: html`The session is empty, so nothing is stored and no cookie is set (a lazy session: a visitor who never adds anything costs nothing).` };

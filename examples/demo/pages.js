@@ -49,6 +49,12 @@ export function indexPage(techniques) {
     browser sent, what the server answered, and what the server keeps.</p>
   </section>
   <div class="columns">${techniques.map(card)}</div>
+  <section class="card lab-teaser">
+    <h2><a href="/lab/">Attack lab →</a></h2>
+    <p>Edit a cookie, steal one, plant one before a login, change one session from two tabs at once,
+    and leave a session to expire: each experiment is one click on the same three techniques, and
+    shows every request, what the server did, and why.</p>
+  </section>
   <section class="card notes">
     <h2>Things worth knowing</h2>
     <ul>

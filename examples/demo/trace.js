@@ -117,7 +117,7 @@ export function watchStore(store, where, keyOf) {
       const changes = [...Object.keys(patch.set ?? {}).map((k) => `set ${k}`), ...(patch.remove ?? []).map((k) => `remove ${k}`)];
       note('save', done
         ? `store.patch(${short(id)}): ${changes.length ? changes.join(', ') : 'expiry only'} ${where}${as(id)}; other keys left as they are`
-        : `store.patch(${short(id)}): the session is gone ${where}, nothing written`, { kind: 'store', op: 'patch', id, where, done, keys: Object.keys(patch.set ?? {}) });
+        : `store.patch(${short(id)}): the session is gone ${where}, nothing written`, { kind: 'store', op: 'patch', id, where, done, keys: [...Object.keys(patch.set ?? {}), ...(patch.remove ?? [])] });
       return done;
     };
   }

@@ -131,7 +131,7 @@ async function show(ctx) {
       <form method="post" action="${t.path}/use?run=${run.key}" class="inline"><button id="use">Send a request with your cookie</button></form>
       <form method="post" action="${t.path}/prune?run=${run.key}" class="inline"><button id="prune" class="secondary">Run the prune now</button></form>
       ${verdict(run, t)}
-      ${timelineOf(run, t)}`,
+      ${timelineOf(run)}`,
   });
 }
 
@@ -161,8 +161,8 @@ function peekView(t, peek, run) {
     <p class="small">The table holds <b id="store-count">${peek.count}</b> ${peek.count === 1 ? 'row' : 'rows'}. A read never returns an expired row (it asks for <code>expires_at &gt; now</code>), but the row stays until the prune deletes it.</p>`;
 }
 
-function timelineOf(run, t) {
-  return html`<details class="entry-log" open><summary>Every request of this run (${run.entries.length})</summary>${entriesCompact(run, t)}</details>`;
+function timelineOf(run) {
+  return html`<details class="entry-log" open><summary>Every request of this run (${run.entries.length})</summary>${entriesCompact(run)}</details>`;
 }
 
 function entriesCompact(run) {

@@ -30,7 +30,7 @@ export function labIndex(labs) {
 }
 
 /** The frame of an experiment's page. The parts come from lab.js and the experiment. */
-export function experimentPage({ lab, t, labs, run, controls, results, account, inspector, extra }) {
+export function experimentPage({ lab, t, labs, run, results, account, inspector }) {
   const { experiment, variants } = lab;
   return html`<main class="lab-page">
   <nav class="lab-nav" aria-label="Experiments">${labs.map((l) => html`<a href="${l.variants[0].path}/"${l === lab ? html` aria-current="page"` : ''}>${l.experiment.title}</a>`)}</nav>
@@ -40,9 +40,8 @@ export function experimentPage({ lab, t, labs, run, controls, results, account, 
       <nav class="pills" aria-label="Techniques">${variants.map((v) => html`<a class="pill t-${v.color ?? v.key}" href="${v.path}/"${v === t ? html` aria-current="page"` : ''}>${v.title}</a>`)}</nav>
       <p class="question">${experiment.question}</p>
       <details class="intro-text"${run ? '' : ' open'}><summary>What happens, step by step</summary>${experiment.intro(t)}</details>
-      <div class="controls">${controls ?? runForms(experiment, t)}</div>
+      <div class="controls">${runForms(experiment, t)}</div>
       ${account && accountView(account, t)}
-      ${extra}
       ${results && html`<section class="results" id="results" aria-labelledby="results-title"><h2 id="results-title">What happened${run ? html` <small>run ${run.key.slice(0, 6)}</small>` : ''}</h2>${results}</section>`}
     </section>
     ${inspector && html`<div class="lab-side">${inspector}</div>`}
