@@ -92,7 +92,8 @@ function makeCookie() {
     secretSource: source,
   };
   // A second store on the same secret, without hooks, to look inside a cookie for the inspector
-  // without adding lines to the trace of the request being shown.
+  // without adding lines to the trace of the request being shown. (The cookie's name goes along:
+  // newer versions bind each seal to the name of the cookie it travels in.)
   const reader = new CookieStore({ secret });
   const onReject = (reason) => note('load', `seal refused (${reason}): the visitor starts a fresh, empty session`, { kind: 'seal-refused', reason });
   const build = (settings, isRevoked) => {
@@ -104,11 +105,11 @@ function makeCookie() {
       sessions,
       async holds(value) {
         // Opening the seal here only shows what is inside; the server does not keep it.
-        const opened = value === undefined ? undefined : reader.unseal(value, Date.now());
+        const opened = value === undefined ? undefined : reader.unseal(value, Date.now(), about.cookieName);
         return { kind: 'cookie', opened, secretSource: source };
       },
       /** Opens a seal as it was at `at` (epoch ms), to show what an expired cookie held. */
-      openAt: (value, at) => reader.unseal(value, at),
+      openAt: (value, at) => reader.unseal(value, at, about.cookieName),
       peek: async () => ({ kind: 'cookie' }),
       prune: async () => 0, // nothing on the server to sweep
       variant: (changes) => {

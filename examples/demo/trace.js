@@ -127,18 +127,21 @@ export function watchStore(store, where, keyOf) {
   return wrapped;
 }
 
-/** The cookie store (a SealingStore) that notes each seal and each opened seal. */
+/**
+ * The cookie store (a SealingStore) that notes each seal and each opened seal. Every argument is
+ * passed on as given (newer versions also pass the cookie's name, which the seal is bound to).
+ */
 export function watchSealer(store) {
   return {
     kind: 'cookie',
-    seal(id, record) {
-      const value = store.seal(id, record);
+    seal(id, record, ...more) {
+      const value = store.seal(id, record, ...more);
       const data = dataText(record.data);
       note('save', `sealed the session (${Buffer.byteLength(data)} bytes of data) into ${value.length} characters: encrypted and signed with AES-256-GCM; nothing is saved on the server`, { kind: 'seal', id });
       return value;
     },
-    unseal(value, now) {
-      const opened = store.unseal(value, now);
+    unseal(value, now, ...more) {
+      const opened = store.unseal(value, now, ...more);
       // A refused seal is noted by the CookieStore's onReject hook, which knows the reason.
       if (opened !== undefined) note('load', `seal opened: made with our secret, not changed, not expired (session ${short(opened.id)})`, { kind: 'unsealed', id: opened.id });
       return opened;
