@@ -29,6 +29,7 @@ export const fixation = {
     { key: 'known', label: 'Plant a real ID (the attacker’s own session)' },
     { key: 'unknown', label: 'Plant an ID the attacker made up' },
   ],
+  pauseHint: () => 'So far the attacker holds the planted cookie, and your browser holds the session it led to: compare the cookies in the timeline below, then go on to the login.',
   intro: (t) => html`<ol class="plan">
     <li>The attacker gets an ID (a made-up one, or a real one from visiting the shop first) and plants it as your ${t.cookieName} cookie, as anyone who can set cookies for the site could (from a sibling subdomain, say).</li>
     <li>Your browser visits and adds an apple, sending the planted cookie.</li>

@@ -148,11 +148,11 @@ export async function createLab({ techniques, server }) {
     if (run === undefined || n !== run.next) {
       return sendPage(res, 409, messagePage({ techniques, current: t, title: 'That step has run already', message: 'Each step of an experiment runs once. Start the experiment again to repeat it.', back: `${t.path}/` }));
     }
+    run.next = n + 1; // claimed before anything waits, so the same step sent twice runs once
     const step = experiment.steps[n];
     const entry = ctx.record(step.title(run, t), { carrier: step.carrier === true });
     const outcome = await step.run(ctx, run);
     Object.assign(entry, browserEntry(ctx.req, res, entry.title, { trace: traceLines(), outcome, carrier: entry.carrier }));
-    run.next = n + 1;
     const pause = step.pause && run.stepwise;
     if (run.next < experiment.steps.length && !pause) {
       entry.status = 307;
@@ -237,6 +237,6 @@ function browserEntry(req, res, title, extra) {
 /** The button that goes on with a run paused after a step ("step by step"). */
 function continueForm(run, t, experiment) {
   return html`<form method="post" action="${t.path}/step?run=${run.key}&amp;n=${run.next}" class="continue">
-    <p class="small">Paused. Nothing happens until you go on; meanwhile, try the copy yourself in another browser.</p>
+    <p class="small">Paused: nothing happens until you go on. ${experiment.pauseHint?.(t) ?? ''}</p>
     <button class="continue-button">Continue: ${experiment.steps[run.next].title(run, t)}</button></form>`;
 }

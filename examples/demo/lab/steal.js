@@ -38,6 +38,7 @@ export const steal = {
       await base.database.variant({ path: pathOf('database') }),
     ];
   },
+  pauseHint: (t) => html`Meanwhile, be the thief yourself: copy the <code>${t.cookieName}</code> cookie from your browser’s devtools into another browser, and open <a href="${t.path}/account"><code>${t.path}/account</code></a> there. Then go on, and reload it after your logout.`,
   intro: (t) => html`<ol class="plan">
     <li>Your browser logs in as ada.</li>
     <li>The attacker copies your cookie (here the lab copies it from your request; in real life
