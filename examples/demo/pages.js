@@ -7,8 +7,8 @@ export const PRODUCTS = ['apple', 'banana', 'cherry', 'dates', 'elderberries'];
 
 const CSS = readFileSync(new URL('./style.css', import.meta.url), 'utf8');
 
-/** The frame around every page: the header with the three techniques, then `body`. */
-export function layout({ title, techniques, current, body }) {
+/** The frame around every page: the header with the three techniques and the lab, then `body`. */
+export function layout({ title, techniques, current, lab = false, bare = false, body, head = '' }) {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -16,12 +16,14 @@ export function layout({ title, techniques, current, body }) {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · plain-session demo</title>
 <style>${trusted(CSS)}</style>
+${head}
 </head>
-<body class="${current ? `t-${current.key}` : 't-index'}">
-<header class="top"><div class="wrap">
+<body class="${current ? `t-${current.color ?? current.key}` : lab ? 't-lab' : 't-index'}${bare ? ' bare' : ''}">
+${!bare && html`<header class="top"><div class="wrap">
   <a class="brand" href="/">plain-session <span>demo</span></a>
-  <nav class="techniques" aria-label="Techniques">${techniques.map((t) => html`<a href="${t.path}/" class="t-${t.key}"${t === current ? html` aria-current="page"` : ''}>${t.title}</a>`)}</nav>
-</div></header>
+  <nav class="techniques" aria-label="Techniques">${techniques.map((t) => html`<a href="${t.path}/" class="t-${t.key}"${t === current ? html` aria-current="page"` : ''}>${t.title}</a>`)}
+    <a href="/lab/" class="lab-link"${lab ? html` aria-current="page"` : ''}>Attack lab</a></nav>
+</div></header>`}
 ${body}
 </body>
 </html>`;
@@ -47,6 +49,12 @@ export function indexPage(techniques) {
     browser sent, what the server answered, and what the server keeps.</p>
   </section>
   <div class="columns">${techniques.map(card)}</div>
+  <section class="card lab-teaser">
+    <h2><a href="/lab/">Attack lab →</a></h2>
+    <p>Edit a cookie, steal one, plant one before a login, change one session from two tabs at once,
+    and leave a session to expire: each experiment is one click on the same three techniques, and
+    shows every request, what the server did, and why.</p>
+  </section>
   <section class="card notes">
     <h2>Things worth knowing</h2>
     <ul>
@@ -71,7 +79,7 @@ export function techniquePage({ technique, view, cart, user, inspector }) {
       <form method="post" action="${p}/add"><input type="hidden" name="back" value="shop"><button name="item" value="${item}">Add</button></form></li>`)}</ul>`;
   const cartView = html`<h1>Your cart</h1>
     ${cart.length === 0 ? html`<p class="empty">Your cart is empty.</p>` : html`<ul class="products">${[...counts].map(([item, n]) => html`<li><span>${item} <small>× ${n}</small></span>
-      <form method="post" action="${p}/remove"><button name="item" value="${item}">Remove one</button></form></li>`)}</ul>`}`;
+      <form method="post" action="${p}/remove"><input type="hidden" name="back" value="cart"><button name="item" value="${item}">Remove one</button></form></li>`)}</ul>`}`;
   return html`<main class="page">
   <div class="shop-column">
     <section class="card">
@@ -102,6 +110,6 @@ function countItems(cart) {
 }
 
 /** A small page for errors and 404s. */
-export function messagePage({ techniques, current, title, message }) {
-  return layout({ title, techniques, current, body: html`<main class="index"><section class="card"><h1>${title}</h1><p>${message}</p><p><a href="${current ? `${current.path}/` : '/'}">Back</a></p></section></main>` });
+export function messagePage({ techniques, current, title, message, back }) {
+  return layout({ title, techniques, current, body: html`<main class="index"><section class="card"><h1>${title}</h1><p>${message}</p><p><a href="${back ?? (current ? `${current.path}/` : '/')}">Back</a></p></section></main>` });
 }

@@ -2,6 +2,10 @@
 // read, ID checked, session loaded or created, cookie set, saved), built from what this request
 // actually did.
 //
+// Each line has words for people (`text`) and, where it matters, a `fact` for the program: what
+// happened, as data. The inspector's explanations ("why was a cookie sent?") are derived from
+// those facts (explain.js), never written separately, so the words and the trace cannot disagree.
+//
 // The store calls are seen by wrapping each store: the wrapper writes a line, then passes the call
 // on unchanged. To know *which* request a store call belongs to (the browser may send several at
 // once), each request runs inside `AsyncLocalStorage`: every async step it starts, including the
@@ -22,10 +26,17 @@ export function traceLines() {
 
 /**
  * Adds a line to the current request's trace. `step` is one of the steps NODE_DEBUG prints:
- * 'cookie', 'check', 'load', 'handler', 'save'.
+ * 'cookie', 'check', 'load', 'handler', 'save' (and 'lab' for the attack lab's own steps).
+ * `fact` is the same event as data, e.g. `{ kind: 'store', op: 'set' }`; `at` is when, on a clock
+ * shared by every request of this process (for timelines of concurrent requests).
  */
-export function note(step, text) {
-  current.getStore()?.push({ step, text });
+export function note(step, text, fact) {
+  current.getStore()?.push({ step, text, fact, at: performance.now() });
+}
+
+/** The facts of a trace with the given `kind`. */
+export function factsOf(lines, kind) {
+  return lines.filter((l) => l.fact?.kind === kind).map((l) => l.fact);
 }
 
 /**
@@ -38,68 +49,105 @@ export function short(value, keep = 8) {
 }
 
 /**
+ * A record's data as JSON text. The store's record holds it either as one JSON string, or as an
+ * object of top-level keys each holding the JSON text of its value (the per-key form a patching
+ * store keeps); both read the same here.
+ */
+export function dataText(data) {
+  if (typeof data === 'string') return data;
+  if (data === null || typeof data !== 'object') return String(data);
+  return `{${Object.entries(data).map(([key, json]) => `${JSON.stringify(key)}:${json}`).join(',')}}`;
+}
+
+/** A record's data as an object, or `{}` if it cannot be read. */
+export function dataObject(data) {
+  try {
+    const value = JSON.parse(dataText(data));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The cart in a record's data (or in a table's data column), as an array. */
+export function cartOf(data) {
+  let cart = dataObject(data).cart;
+  if (typeof cart === 'string') {
+    try {
+      cart = JSON.parse(cart); // a table that keeps each key's value as JSON text
+    } catch {}
+  }
+  return Array.isArray(cart) ? cart : [];
+}
+
+/**
  * A server-side store (Map or database) that notes each call. `where` says where the data lives;
  * `keyOf` turns an ID into the key the store files it under, when that is not the ID itself.
+ * Optional methods are passed on only when the store has them, so the manager sees the same
+ * abilities it would see on the bare store.
  */
 export function watchStore(store, where, keyOf) {
   const as = (id) => (keyOf ? ` under key ${short(keyOf(id))}` : '');
-  const optional = (name) => (typeof store[name] === 'function' ? store[name].bind(store) : undefined);
-  return {
+  const wrapped = {
     async get(id) {
       const record = await store.get(id);
       note('load', record === undefined
         ? `store.get(${short(id)}): nothing ${where} under this ID (unknown, expired or destroyed)`
-        : `store.get(${short(id)}): found ${where}`);
+        : `store.get(${short(id)}): found ${where}`, { kind: 'store', op: 'get', id, found: record !== undefined });
       return record;
     },
     async set(id, record) {
       await store.set(id, record);
-      note('save', `store.set(${short(id)}): saved ${where}${as(id)}, data ${dataText(record.data)}`);
-    },
-    async patch(id, patch) {
-      const applied = await store.patch(id, patch);
-      const changes = [...Object.entries(patch.set).map(([key, text]) => `${key} = ${text}`), ...patch.remove.map((key) => `${key} removed`)];
-      note('save', applied
-        ? `store.patch(${short(id)}): only what this request changed, ${changes.join(', ') || 'no key'}${patch.expiresAt === undefined ? '' : `; expiry moved to ${clock(patch.expiresAt)}`}`
-        : `store.patch(${short(id)}): the session is gone ${where} (logged out or expired meanwhile); nothing written`);
-      return applied;
+      const data = dataText(record.data);
+      note('save', `store.set(${short(id)}): saved ${where}${as(id)}, data ${data}`, { kind: 'store', op: 'set', id, where, data });
     },
     async touch(id, expiresAt) {
       await store.touch(id, expiresAt);
-      note('save', `store.touch(${short(id)}): expiry moved to ${clock(expiresAt)}, data not rewritten`);
+      note('save', `store.touch(${short(id)}): expiry moved to ${clock(expiresAt)}, data not rewritten`, { kind: 'store', op: 'touch', id, where });
     },
     async delete(id) {
       await store.delete(id);
-      note('save', `store.delete(${short(id)}): removed ${where}; the old ID is dead`);
+      note('save', `store.delete(${short(id)}): removed ${where}; the old ID is dead`, { kind: 'store', op: 'delete', id, where });
     },
-    idsOfUser: optional('idsOfUser'),
-    deleteUser: optional('deleteUser'),
-    close: optional('close'),
   };
+  if (typeof store.patch === 'function') {
+    // Stores that can change single keys of a record in place (update-only: a gone session stays gone).
+    wrapped.patch = async (id, patch) => {
+      const done = await store.patch(id, patch);
+      const changes = [...Object.keys(patch.set ?? {}).map((k) => `set ${k}`), ...(patch.remove ?? []).map((k) => `remove ${k}`)];
+      note('save', done
+        ? `store.patch(${short(id)}): ${changes.length ? changes.join(', ') : 'expiry only'} ${where}${as(id)}; other keys left as they are`
+        : `store.patch(${short(id)}): the session is gone ${where}, nothing written`, { kind: 'store', op: 'patch', id, where, done, keys: [...Object.keys(patch.set ?? {}), ...(patch.remove ?? [])] });
+      return done;
+    };
+  }
+  for (const name of ['idsOfUser', 'deleteUser', 'close']) {
+    if (typeof store[name] === 'function') wrapped[name] = store[name].bind(store);
+  }
+  return wrapped;
 }
 
-/** The cookie store (a SealingStore) that notes each seal and each opened seal. */
+/**
+ * The cookie store (a SealingStore) that notes each seal and each opened seal. Every argument is
+ * passed on as given (newer versions also pass the cookie's name, which the seal is bound to).
+ */
 export function watchSealer(store) {
   return {
     kind: 'cookie',
-    seal(id, record, cookieName) {
-      const value = store.seal(id, record, cookieName);
-      note('save', `sealed the session (${Buffer.byteLength(dataText(record.data))} bytes of data) into ${value.length} characters: encrypted and signed with AES-256-GCM; nothing is saved on the server`);
+    seal(id, record, ...more) {
+      const value = store.seal(id, record, ...more);
+      const data = dataText(record.data);
+      note('save', `sealed the session (${Buffer.byteLength(data)} bytes of data) into ${value.length} characters: encrypted and signed with AES-256-GCM; nothing is saved on the server`, { kind: 'seal', id });
       return value;
     },
-    unseal(value, now, cookieName) {
-      const opened = store.unseal(value, now, cookieName);
+    unseal(value, now, ...more) {
+      const opened = store.unseal(value, now, ...more);
       // A refused seal is noted by the CookieStore's onReject hook, which knows the reason.
-      if (opened !== undefined) note('load', `seal opened: made with our secret, not changed, not expired (session ${short(opened.id)})`);
+      if (opened !== undefined) note('load', `seal opened: made with our secret, not changed, not expired (session ${short(opened.id)})`, { kind: 'unsealed', id: opened.id });
       return opened;
     },
     close: typeof store.close === 'function' ? store.close.bind(store) : undefined,
   };
-}
-
-/** A session's stored data (one JSON text per key) as one JSON object, for showing. */
-export function dataText(texts) {
-  return `{${Object.entries(texts).map(([key, text]) => `${JSON.stringify(key)}:${text}`).join(',')}}`;
 }
 
 /** A time of day, for trace lines and the inspector. */
