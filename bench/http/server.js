@@ -9,7 +9,7 @@
 // `{ type: 'skip', reason }`) and exits 0.
 
 import { createServer } from 'node:http';
-import { Skip, SCENARIOS, VARIANTS } from './variants.js';
+import { infoOf, Skip, SCENARIOS, VARIANTS } from './variants.js';
 
 const [variantName, scenario] = process.argv.slice(2);
 if (!VARIANTS[variantName] || !SCENARIOS.includes(scenario)) {
@@ -61,10 +61,16 @@ const server = createServer((req, res) => {
   handler(req, res);
 });
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
 async function shutdown() {
   server.closeAllConnections?.();
   server.close();
-  await Promise.race([variant.close?.(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  // Requests that were in flight when the load stopped may still be in their handlers, waiting on
+  // a database: let them finish before its client goes, or they log errors for nothing.
+  if (infoOf(variantName).database) await sleep(300);
+  // Database variants drop their keys or table here; give them a few seconds, not forever.
+  await Promise.race([variant.close?.(), sleep(5000)]);
   process.exit(0);
 }
 

@@ -6,12 +6,20 @@
 //   'read'    answers `views` without changing the session;
 //   'none'    answers "ok" and never touches the session.
 // `GET /setup` always modifies: the harness uses it to create the session a returning visitor has.
+// `GET /peek` always reads: the harness uses it to check a count without changing it.
 //
 // A variant is `async (scenario) => ({ handler(req, res), close?() })`. A variant that cannot run
-// here (plain-session not built yet, no REDIS_URL) throws a `Skip` with the reason.
+// here (plain-session not built yet, no REDIS_URL or DATABASE_URL) throws a `Skip` with the reason.
+//
+// Database variants come in pairs on the same server: plain-session's store and express-session's
+// store for that database, each with its own key prefix or table. Each clears its keys or table
+// when it starts (a run that was killed leaves nothing behind for the next) and when it closes.
 
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadPlain } from '../lib/plain.js';
 
 const require = createRequire(import.meta.url);
@@ -19,7 +27,15 @@ const require = createRequire(import.meta.url);
 /** One secret for every library, longer than the 32 characters they all ask for. */
 export const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
-export const SCENARIOS = ['returning-modify', 'returning-read', 'anonymous', 'new'];
+/**
+ * many-modify, many-read: many visitors, N sessions made up front, each request names the next one.
+ * returning-modify, returning-read: one returning visitor whose requests all carry the same cookie.
+ * anonymous: no cookie, the session is never touched. new: no cookie, a session made every request.
+ */
+export const SCENARIOS = ['many-modify', 'many-read', 'returning-modify', 'returning-read', 'anonymous', 'new'];
+
+/** The scenarios with many visitors, each holding its own session. */
+export const isManyVisitors = (scenario) => scenario.startsWith('many-');
 
 /** A variant that cannot run in this environment; the reason is reported, not thrown further. */
 export class Skip extends Error {}
@@ -27,9 +43,10 @@ export class Skip extends Error {}
 /** What the app does with the session for a request to `url` in `scenario`. */
 export function modeFor(scenario, url) {
   if (url === '/setup') return 'modify';
-  if (scenario === 'returning-read') return 'read';
+  if (url === '/peek') return 'read';
+  if (scenario === 'returning-read' || scenario === 'many-read') return 'read';
   if (scenario === 'anonymous') return 'none';
-  return 'modify'; // 'returning-modify', and 'new' (no cookie, so every request creates a session)
+  return 'modify'; // 'returning-modify', 'many-modify', and 'new' (no cookie: every request creates a session)
 }
 
 function send(res, body) {
@@ -59,11 +76,21 @@ function withMiddleware(middleware, app) {
   return (req, res) => middleware(req, res, (error) => (error ? fail(res, error) : app(req, res)));
 }
 
-async function expressSession(scenario, makeStore) {
+/**
+ * express-session with the store `makeStore(session)` returns, as its README shows. `cleanup` runs
+ * after the store is closed (the database variants drop their keys or table and end their client).
+ */
+async function expressSession(scenario, makeStore, cleanup = async () => {}) {
   const session = require('express-session');
   const store = await makeStore(session);
   const middleware = session({ secret: SECRET, resave: false, saveUninitialized: false, store });
-  return { handler: withMiddleware(middleware, expressStyleApp(scenario)), close: () => store.close?.() };
+  return {
+    handler: withMiddleware(middleware, expressStyleApp(scenario)),
+    close: async () => {
+      await store.close?.();
+      await cleanup();
+    },
+  };
 }
 
 /** The plain-session view counter: `wrap` gives the handler its session. */
@@ -77,22 +104,94 @@ function plainApp(sessions, scenario) {
   });
 }
 
-async function plainSession(scenario, storeName) {
+/**
+ * plain-session with the store `makeStore(plain)` returns. Only the public API is used
+ * (`createSessions`, `wrap`, `close` and the store constructors), so this survives the core rewrite.
+ */
+async function plainSession(scenario, storeName, makeStore = (plain) => new plain[storeName](), cleanup = async () => {}) {
   const plain = await loadPlain(['createSessions', storeName]);
   if (plain.skipped) throw new Skip(plain.skipped);
   // pruneInterval is left at its default: the timer is part of what a real server pays for.
-  const store = storeName === 'CookieStore' ? new plain.CookieStore({ secret: SECRET }) : new plain[storeName]();
+  const store = await makeStore(plain);
   // The load generator speaks plain HTTP on loopback, so the cookie must not be Secure-only.
   const sessions = plain.createSessions({ store, cookie: { secure: false } });
-  return { handler: plainApp(sessions, scenario), close: () => sessions.close() };
+  return {
+    handler: plainApp(sessions, scenario),
+    close: async () => {
+      await sessions.close();
+      await cleanup();
+    },
+  };
 }
 
-async function redisClient() {
+// --- the database servers: one Redis (REDIS_URL), one PostgreSQL (DATABASE_URL), SQLite files ---
+
+/** A connected node-redis client with no keys under `prefix` left from an earlier run. */
+async function redisClient(prefix) {
   if (!process.env.REDIS_URL) throw new Skip('set REDIS_URL to run the Redis variants');
   const { createClient } = require('redis');
   const client = createClient({ url: process.env.REDIS_URL });
   await client.connect();
+  await deleteRedisKeys(client, prefix);
   return client;
+}
+
+/** Deletes every key under `prefix` (SCAN, never KEYS: it does not block the server). */
+async function deleteRedisKeys(client, prefix) {
+  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+    if (keys.length > 0) await client.unlink(keys);
+  }
+}
+
+/** What the Redis variants run when they close: their keys go, then the client. */
+const closeRedis = (client, prefix) => async () => {
+  await deleteRedisKeys(client, prefix);
+  await client.quit();
+};
+
+/**
+ * A `pg` Pool on DATABASE_URL with `table` dropped. Both PostgreSQL variants get the same pool
+ * settings (pg's defaults: at most 10 connections, one per load connection).
+ */
+async function postgresPool(table) {
+  if (!process.env.DATABASE_URL) throw new Skip('set DATABASE_URL to run the PostgreSQL variants');
+  const { Pool } = require('pg');
+  const pool = new Pool({ connectionString: process.env.DATABASE_URL, application_name: 'plain-session-bench' });
+  pool.on('error', (error) => console.error('bench: idle PostgreSQL connection failed:', error.message));
+  await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+  return pool;
+}
+
+const closePostgres = (pool, table) => async () => {
+  // Queries of requests still in flight first (bounded: the server exits a few seconds later anyway).
+  for (let i = 0; i < 100 && (pool.waitingCount > 0 || pool.idleCount < pool.totalCount); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+  await pool.end();
+};
+
+/**
+ * A better-sqlite3 database in a new file of its own, in WAL mode (what plain-session's docs and
+ * most SQLite deployments use; both SQLite variants get the same). The harness sets BENCH_TMPDIR
+ * to a folder it removes when it exits, so even a killed server leaves no file behind.
+ */
+function sqliteDatabase() {
+  let Database;
+  try {
+    Database = require('better-sqlite3');
+    new Database(':memory:').close(); // loading the native addon is what fails on another Node ABI
+  } catch (error) {
+    throw new Skip(`better-sqlite3 does not load here: ${error.message.split('\n')[0]}`);
+  }
+  const dir = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'sqlite-'));
+  const db = new Database(join(dir, 'sessions.db'));
+  db.pragma('journal_mode = WAL');
+  const remove = async () => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { db, remove };
 }
 
 export const VARIANTS = {
@@ -142,10 +241,34 @@ export const VARIANTS = {
     }),
 
   'express-session+connect-redis': async (scenario) => {
-    const client = await redisClient();
+    const prefix = 'bench-es:';
+    const client = await redisClient(prefix);
     const { RedisStore } = require('connect-redis');
-    const variant = await expressSession(scenario, () => new RedisStore({ client, prefix: 'bench-es:' }));
-    return { handler: variant.handler, close: () => client.quit() };
+    return expressSession(scenario, () => new RedisStore({ client, prefix }), closeRedis(client, prefix));
+  },
+
+  /** connect-pg-simple on the same PostgreSQL, creating its own table as its README offers. */
+  'express-session+connect-pg-simple': async (scenario) => {
+    const tableName = 'bench_es_sessions';
+    const pool = await postgresPool(tableName);
+    const PgStore = require('connect-pg-simple');
+    return expressSession(
+      scenario,
+      (session) => new (PgStore(session))({ pool, tableName, createTableIfMissing: true }),
+      closePostgres(pool, tableName),
+    );
+  },
+
+  /** better-sqlite3-session-store on the same driver as plain-session's SqliteStore (see README: why this one). */
+  'express-session+better-sqlite3-session-store': async (scenario) => {
+    const { db, remove } = sqliteDatabase();
+    const SqliteStore = require('better-sqlite3-session-store');
+    // Its README's options; its sweep timer has no stop, so the process exit ends it.
+    return expressSession(
+      scenario,
+      (session) => new (SqliteStore(session))({ client: db, expired: { clear: true, intervalMs: 900_000 } }),
+      remove,
+    );
   },
 
   'cookie-session': async (scenario) => {
@@ -177,26 +300,55 @@ export const VARIANTS = {
   },
 
   'plain-session-memory': (scenario) => plainSession(scenario, 'MemoryStore'),
-  'plain-session-cookie': (scenario) => plainSession(scenario, 'CookieStore'),
+  'plain-session-cookie': (scenario) =>
+    plainSession(scenario, 'CookieStore', (plain) => new plain.CookieStore({ secret: SECRET })),
 
   /** The same Redis as connect-redis, with a node-redis client: `new RedisStore(client, { prefix })`. */
   'plain-session-redis': async (scenario) => {
-    const plain = await loadPlain(['createSessions', 'RedisStore']);
-    if (plain.skipped) throw new Skip(plain.skipped);
-    const client = await redisClient();
-    const sessions = plain.createSessions({ store: new plain.RedisStore(client, { prefix: 'bench-ps:' }), cookie: { secure: false } });
-    return {
-      handler: plainApp(sessions, scenario),
-      close: async () => {
-        await sessions.close();
-        await client.quit();
-      },
-    };
+    const prefix = 'bench-ps:';
+    const client = await redisClient(prefix);
+    return plainSession(scenario, 'RedisStore', (plain) => new plain.RedisStore(client, { prefix }), closeRedis(client, prefix));
+  },
+
+  /** The same PostgreSQL as connect-pg-simple, with a `pg` Pool: `new PostgresStore(pool, { table })`. */
+  'plain-session-postgres': async (scenario) => {
+    const table = 'bench_ps_sessions';
+    const pool = await postgresPool(table);
+    const makeStore = (plain) => new plain.PostgresStore(pool, { table });
+    return plainSession(scenario, 'PostgresStore', makeStore, closePostgres(pool, table));
+  },
+
+  /** A better-sqlite3 file like the one the express-session SQLite variant gets: `new SqliteStore(db)`. */
+  'plain-session-sqlite': async (scenario) => {
+    const { db, remove } = sqliteDatabase();
+    return plainSession(scenario, 'SqliteStore', (plain) => new plain.SqliteStore(db), remove);
   },
 };
 
-/** The variants in report order; Redis ones only when REDIS_URL is set. */
+/**
+ * What each variant keeps where, for the checks and the report:
+ * - `database`: the server it needs ('redis', 'postgres') or 'sqlite' (a file, in process). A
+ *   database variant whose server is missing is skipped, unless CI=true, where that is an error.
+ * - `clientSide`: the session lives in the cookie. A load that sends the same cookie again and
+ *   again never sees its own changes, so the many-visitors check cannot count them up.
+ * - `noSessions`: raw, one counter for the whole process.
+ */
+export const VARIANT_INFO = {
+  raw: { noSessions: true },
+  'express-session+connect-redis': { database: 'redis' },
+  'express-session+connect-pg-simple': { database: 'postgres' },
+  'express-session+better-sqlite3-session-store': { database: 'sqlite' },
+  'cookie-session': { clientSide: true },
+  'iron-session': { clientSide: true },
+  'plain-session-cookie': { clientSide: true },
+  'plain-session-redis': { database: 'redis' },
+  'plain-session-postgres': { database: 'postgres' },
+  'plain-session-sqlite': { database: 'sqlite' },
+};
+
+export const infoOf = (variant) => VARIANT_INFO[variant] ?? {};
+
+/** The variants in report order. Database variants are always listed; they skip when their server is missing. */
 export function variantNames() {
-  const names = Object.keys(VARIANTS);
-  return process.env.REDIS_URL ? names : names.filter((name) => !name.includes('redis'));
+  return Object.keys(VARIANTS);
 }

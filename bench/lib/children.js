@@ -66,7 +66,8 @@ export async function stopChild(child) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   if (child.connected) child.send('exit', () => {});
-  const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+  // A server gets a few seconds to close (database variants clean up their keys or table).
+  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
   await exited;
   clearTimeout(timer);
 }
