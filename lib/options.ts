@@ -7,9 +7,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { isIP } from 'node:net';
+import { checkKeys } from './check-options.js';
 import { stringifySetCookie } from './cookie.js';
 import { MemoryStore } from './stores/memory.js';
-import { isSealingStore, type AnyStore } from './store.js';
+import { isSealingStore, MAX_TIMER_MS, type AnyStore } from './store.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse;
@@ -23,7 +25,8 @@ export interface SessionCookieOptions {
   domain?: string;
   /**
    * Default `'auto'`: Secure when the request came over TLS. Behind a proxy that terminates TLS,
-   * the connection to Node is plain HTTP, so set `true` there.
+   * the connection to Node is plain HTTP, so set `true` there. `sameSite: 'none'` and the
+   * `__Host-`/`__Secure-` prefixes need `true`: browsers drop such a cookie without Secure.
    */
   secure?: boolean | 'auto';
   /** Default `'lax'`: not sent on cross-site POSTs, a defence against CSRF. */
@@ -91,6 +94,7 @@ export function resolveOptions(options: SessionsOptions<AnyStore>): Settings {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('createSessions(options): options must be an object, e.g. { store: new MemoryStore() }');
   }
+  checkKeys(options, ['store', 'idleTimeout', 'absoluteTimeout', 'cookie', 'onError', 'storeTimeout'], 'createSessions');
   const store = options.store ?? new MemoryStore();
   if (!isSealingStore(store) && !['get', 'set', 'touch', 'delete'].every((m) => typeof (store as unknown as Record<string, unknown>)?.[m] === 'function')) {
     throw new TypeError('createSessions: store must implement get/set/touch/delete (see lib/store.ts) or be a CookieStore');
@@ -114,13 +118,17 @@ export function resolveOptions(options: SessionsOptions<AnyStore>): Settings {
 }
 
 function checkDuration(name: string, value: number, infinityOk: boolean): number {
-  if (typeof value !== 'number' || !(value > 0) || (!infinityOk && !Number.isFinite(value))) {
-    throw new RangeError(`createSessions: ${name} must be a positive number of milliseconds${infinityOk ? ' (or Infinity)' : ''}, got ${String(value)}`);
+  if (typeof value !== 'number' || !(value > 0) || (value > MAX_TIMER_MS && value !== Infinity) || (!infinityOk && !Number.isFinite(value))) {
+    throw new RangeError(
+      `createSessions: ${name} must be a positive number of milliseconds up to ${MAX_TIMER_MS} (about 24.8 days)${infinityOk ? ', or Infinity' : ''}, got ${String(value)}`,
+    );
   }
   return value;
 }
 
 function checkCookieOptions(options: SessionCookieOptions): CookieSettings {
+  if (options === null || typeof options !== 'object') throw new TypeError('createSessions: cookie must be an object, e.g. { name: "sid" }');
+  checkKeys(options, ['name', 'path', 'domain', 'secure', 'sameSite', 'httpOnly', 'persistent'], 'createSessions: cookie');
   const cookie: CookieSettings = {
     name: options.name ?? 'sid',
     path: options.path ?? '/',
@@ -133,18 +141,42 @@ function checkCookieOptions(options: SessionCookieOptions): CookieSettings {
   if (cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') {
     throw new TypeError(`createSessions: cookie.secure must be true, false or 'auto', got ${String(cookie.secure)}`);
   }
-  // Cookie prefixes (RFC 6265bis §4.1.3): the browser drops a cookie that breaks their rules,
-  // which would make every session silently vanish. Refuse the configuration instead.
-  if (cookie.name.startsWith('__Host-') && (cookie.secure === false || cookie.path !== '/' || cookie.domain !== undefined)) {
-    throw new TypeError("createSessions: a '__Host-' cookie needs secure: true or 'auto' (and HTTPS), path: '/' and no domain");
+  for (const name of ['httpOnly', 'persistent'] as const) {
+    if (typeof cookie[name] !== 'boolean') throw new TypeError(`createSessions: cookie.${name} must be true or false, got ${String(cookie[name])}`);
   }
-  if (cookie.name.startsWith('__Secure-') && cookie.secure === false) {
-    throw new TypeError("createSessions: a '__Secure-' cookie needs secure: true or 'auto' (and HTTPS)");
+  // Browsers drop a cookie that breaks these rules without a word, and every session would then
+  // silently vanish; refuse the configuration instead. 'auto' is not enough: behind a proxy that
+  // terminates TLS, or in development over plain HTTP, it would send the cookie without Secure.
+  // Prefixes are matched whatever their case (RFC 6265bis §4.1.3, §5.7 step 19-20).
+  const prefix = cookie.name.toLowerCase();
+  if (prefix.startsWith('__host-') && (cookie.secure !== true || cookie.path !== '/' || cookie.domain !== undefined)) {
+    throw new TypeError("createSessions: a '__Host-' cookie needs secure: true (HTTPS, or a proxy that terminates it), path: '/' and no domain");
   }
-  if (cookie.sameSite === 'none' && cookie.secure === false) {
-    throw new TypeError("createSessions: sameSite: 'none' needs secure: true; browsers reject it otherwise");
+  if (prefix.startsWith('__secure-') && cookie.secure !== true) {
+    throw new TypeError("createSessions: a '__Secure-' cookie needs secure: true (HTTPS, or a proxy that terminates it)");
   }
+  if (cookie.sameSite === 'none' && cookie.secure !== true) {
+    throw new TypeError("createSessions: sameSite: 'none' needs secure: true; browsers refuse a SameSite=None cookie without Secure");
+  }
+  if (cookie.domain !== undefined) checkDomain(cookie.domain);
   // Check every attribute once now, so a typo fails at startup and not on the first request.
   stringifySetCookie(cookie.name, 'x', { path: cookie.path, sameSite: cookie.sameSite, ...(cookie.domain === undefined ? {} : { domain: cookie.domain }) });
   return cookie;
+}
+
+/**
+ * A cookie's Domain must be a host name a browser will accept (RFC 6265 §5.2.3, §5.3 step 5-6):
+ * labels of letters, digits and inner hyphens, no empty label, no dot at either end, and not an IP
+ * address (a cookie for an IP belongs to that host alone: leave the domain out).
+ */
+function checkDomain(domain: unknown): void {
+  const fix = 'give a host name such as example.com, or leave domain out to keep the cookie to this host';
+  if (typeof domain !== 'string' || domain === '') throw new TypeError(`createSessions: cookie.domain must be a non-empty string; ${fix}`);
+  if (isIP(domain.replace(/^\[|\]$/g, '')) !== 0) throw new TypeError(`createSessions: cookie.domain ${JSON.stringify(domain)} is an IP address; leave domain out for a cookie of this host alone`);
+  if (domain.length > 253) throw new TypeError(`createSessions: cookie.domain is longer than 253 characters; ${fix}`);
+  for (const label of domain.split('.')) {
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label)) {
+      throw new TypeError(`createSessions: cookie.domain ${JSON.stringify(domain)} has ${label === '' ? 'an empty label (a dot at an end, or two in a row)' : `the label ${JSON.stringify(label)}`}; ${fix}`);
+    }
+  }
 }

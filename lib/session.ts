@@ -120,6 +120,10 @@ export class Session<T extends object = Record<string, unknown>> {
     if (typeof userId !== 'string' || userId === '') {
       throw new TypeError('session.bindUser(userId): userId must be a non-empty string');
     }
+    // Databases keep user IDs as text, which cannot hold NUL or half a surrogate pair.
+    if (userId.includes('\u0000') || /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(userId)) {
+      throw new TypeError('session.bindUser(userId): userId must be text a database can store (no NUL, no lone surrogate); use the user\'s database ID');
+    }
     this.#state.userId = userId;
   }
 }

@@ -29,7 +29,7 @@ import { appendSetCookie, isSecure, SessionCookie } from './session-cookie.js';
 import { StoreGuard } from './store-guard.js';
 import { isSealingStore, type AnyStore, type SealingStore, type SessionPatch, type SessionRecord, type Store, type StoredData } from './store.js';
 import { MemoryStore } from './stores/memory.js';
-import { wrapHandler, type SessionHandler } from './wrap.js';
+import { middlewareOf, wrapHandler, type SessionHandler } from './wrap.js';
 
 export type { SessionHandler } from './wrap.js';
 export { SessionError } from './options.js';
@@ -102,6 +102,19 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   ): (req: Req, res: Res) => void {
     if (typeof handler !== 'function') throw new TypeError('sessions.wrap(handler): handler must be a function (req, res, session)');
     return wrapHandler(this, handler, this.#settings.onError);
+  }
+
+  /**
+   * The same for Express and Connect: `app.use(sessions.middleware())`, then `req.session` in every
+   * route after it. The session is saved as the response ends, exactly as with `wrap`; a store that
+   * fails while loading goes to `next(error)`, for the app's error handler.
+   */
+  middleware<Req extends AnyRequest = IncomingMessage, Res extends AnyResponse = ServerResponse>(): (
+    req: Req,
+    res: Res,
+    next: (error?: unknown) => void,
+  ) => void {
+    return middlewareOf<T, Req, Res>(this, this.#settings.onError);
   }
 
   /**

@@ -71,6 +71,23 @@ export function wrapHandler<T extends object, Req extends AnyRequest, Res extend
   };
 }
 
+/** A connect/Express middleware `(req, res, next)`: the same as `wrap`, with `req.session` for the routes after it. */
+export function middlewareOf<T extends object, Req extends AnyRequest, Res extends AnyResponse>(
+  sessions: SessionLifecycle<T>,
+  onError: OnError,
+): (req: Req, res: Res, next: (error?: unknown) => void) => void {
+  return (req, res, next) => {
+    sessions.load(req).then(
+      (session) => {
+        new Flight(sessions, req, res, session, onError);
+        next();
+      },
+      // The app's error handler answers a failed load, as Express apps expect.
+      (error: unknown) => next(asSessionError(error, 503, 'session store failed while loading a session')),
+    );
+  };
+}
+
 /** One wrapped response on its way: the two hooks and what they have seen. */
 export class Flight<T extends object> {
   readonly #sessions: SessionLifecycle<T>;

@@ -148,5 +148,5 @@ describe('the cart example keeps carts across a restart', () => {
 });
 
 test('an unknown STORE stops the example with a message naming the known ones', async () => {
-  await assert.rejects(runExample(CART, { STORE: 'mongo' }), /STORE=mongo is not known; use memory, cookie, sqlite, postgres or redis/);
+  await assert.rejects(runExample(CART, { STORE: 'mongo' }), /STORE=mongo is not known; use memory, cookie, sqlite, postgres, redis or redis-cluster/);
 });

@@ -299,7 +299,8 @@ describe('one request, one session: what the manager keeps', () => {
       await loadAll(ids.slice(1000));
       const grown = Number(await ask('/heap')) - before;
       figure(`5000 sessions loaded and never committed: the server's heap grew by ${grown} bytes`);
-      assert.ok(grown < 250_000, `5000 loads without commit kept ${grown} bytes (${Math.round(grown / 5000)} a session)`);
+      // A session kept after its request (the old shared-session design) costs several hundred bytes.
+      assert.ok(grown < 600_000, `5000 loads without commit kept ${grown} bytes (${Math.round(grown / 5000)} a session)`);
       assert.equal(await ask('/logout-everywhere'), '6000', 'every session is still in the store, and goes');
       assert.equal(await ask('/load', `sid=${ids[4321]}`), 'undefined', 'logged out at once');
       agent.destroy();

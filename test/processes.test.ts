@@ -117,6 +117,14 @@ if (redisUrl) {
   });
 }
 
+const clusterUrls = serviceUrl('REDIS_CLUSTER_URLS');
+if (clusterUrls && redisUrl) {
+  describeShared('Redis Cluster', () => {
+    const prefix = `${uniqueName('procs')}:`; // the cluster's keys are deleted with the cluster
+    return { STORE: 'redis-cluster', REDIS_CLUSTER_URLS: clusterUrls, SESSION_PREFIX: prefix };
+  });
+}
+
 const databaseUrl = serviceUrl('DATABASE_URL');
 if (databaseUrl) {
   const tables: string[] = [];

@@ -12,6 +12,8 @@
 //                                      (unset: pg's PGHOST, PGUSER, ... or localhost:5432)
 //   STORE=redis     keys in Redis, which expires them by itself: shared by every process and machine
 //                     REDIS_URL        e.g. redis://:password@cache.example:6379 (unset: localhost:6379)
+//   STORE=redis-cluster  the same on a Redis Cluster
+//                     REDIS_CLUSTER_URLS  its nodes, comma-separated (redis://10.0.0.1:6379,...)
 //
 //   SESSION_TABLE   the table for sqlite and postgres (default cart_sessions)
 //   SESSION_PREFIX  the key prefix for redis (default cart:)
@@ -73,11 +75,15 @@ export async function makeStore(kind) {
       };
     }
 
-    case 'redis': {
-      const { createClient } = await import('redis');
+    case 'redis':
+    case 'redis-cluster': {
+      const { createClient, createCluster } = await import('redis');
       // disableOfflineQueue: while Redis is down, commands fail at once (the visitor gets 503)
       // instead of queueing until it is back. The client reconnects by itself.
-      const client = createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true });
+      const nodes = kind === 'redis-cluster' ? (process.env.REDIS_CLUSTER_URLS ?? '').split(',') : undefined;
+      const client = nodes
+        ? createCluster({ rootNodes: nodes.map((url) => ({ url })), defaults: { disableOfflineQueue: true } })
+        : createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true });
       // Without an 'error' listener, a lost connection would end the process.
       const onError = quietly('Redis');
       client.on('error', onError).on('ready', () => onError.reset());
@@ -85,13 +91,13 @@ export async function makeStore(kind) {
       const prefix = process.env.SESSION_PREFIX || 'cart:';
       return {
         store: new RedisStore(client, { prefix }),
-        label: `in Redis (keys ${prefix}…), shared by every server process`,
+        label: `in Redis${nodes ? ' Cluster' : ''} (keys ${prefix}…), shared by every server process`,
         close: () => client.close(),
       };
     }
 
     default:
-      throw new Error(`STORE=${kind} is not known; use memory, cookie, sqlite, postgres or redis`);
+      throw new Error(`STORE=${kind} is not known; use memory, cookie, sqlite, postgres, redis or redis-cluster`);
   }
 }
 

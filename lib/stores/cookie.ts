@@ -23,6 +23,7 @@
  * so with the cookie's name and attributes the JSON of `session.data` has about 2.9 KB to live in.
  * The manager refuses to send a bigger cookie rather than lose the session silently.
  */
+import { checkKeys } from '../check-options.js';
 import { joinTexts, splitJson } from '../data.js';
 import { hashId, isWellFormedId } from '../id.js';
 import type { SealingStore, SessionRecord } from '../store.js';
@@ -71,6 +72,7 @@ export class CookieStore implements SealingStore {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError('CookieStore needs options: new CookieStore({ secret: process.env.SESSION_SECRET }).');
     }
+    checkKeys(options, ['secret', 'onReject', 'isRevoked'], 'CookieStore');
     for (const name of ['onReject', 'isRevoked'] as const) {
       if (options[name] !== undefined && typeof options[name] !== 'function') {
         throw new TypeError(`CookieStore option ${name} must be a function, got ${typeof options[name]}.`);

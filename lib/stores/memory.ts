@@ -13,7 +13,8 @@
  */
 import { copyTexts } from '../data.js';
 import { debug, shortId } from '../debug.js';
-import type { SessionPatch, SessionRecord, Store, StoredData } from '../store.js';
+import { checkKeys } from '../check-options.js';
+import { checkPruneInterval, type SessionPatch, type SessionRecord, type Store, type StoredData } from '../store.js';
 
 export interface MemoryStoreOptions {
   /** Milliseconds between two prunes of expired sessions; `0` turns the timer off. Default 60 000. */
@@ -53,10 +54,9 @@ export class MemoryStore implements Store {
   #heapIds: string[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
+    checkKeys(options, ['pruneInterval', 'maxSessions'], 'MemoryStore');
     const { pruneInterval = 60_000, maxSessions = Infinity } = options;
-    if (!(Number.isFinite(pruneInterval) && pruneInterval >= 0)) {
-      throw new RangeError(`MemoryStore: pruneInterval must be milliseconds >= 0 (0 turns pruning off), got ${pruneInterval}`);
-    }
+    checkPruneInterval(pruneInterval, 'MemoryStore');
     if (!(maxSessions === Infinity || (Number.isInteger(maxSessions) && maxSessions > 0))) {
       throw new RangeError(`MemoryStore: maxSessions must be a whole number > 0, got ${maxSessions}`);
     }

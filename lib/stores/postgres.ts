@@ -31,10 +31,11 @@
  * sweeping at once take different rows instead of waiting for each other.
  */
 import { keyFromStorable, storableKey, storableTexts } from '../data.js';
+import { checkKeys } from '../check-options.js';
 import { debug } from '../debug.js';
 import { hashId } from '../id.js';
 import { checkPruneInterval, type SessionPatch, type SessionRecord, type Store } from '../store.js';
-import { checkTableName, logPruneError, mergePatchOf, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, textsOf, type PruneTimer, type SqlStoreOptions } from './sql.js';
+import { checkTableName, logPruneError, mergePatchOf, SQL_STORE_OPTIONS, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, textsOf, type PruneTimer, type SqlStoreOptions } from './sql.js';
 
 /** The part of a `pg` `Pool` or `Client` we use. */
 export interface PostgresClient {
@@ -82,6 +83,7 @@ CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS N
    * Throws a `TypeError` for a client without `query` or an unsafe table name.
    */
   constructor(pool: PostgresClient, options: PostgresStoreOptions = {}) {
+    checkKeys(options, SQL_STORE_OPTIONS, 'PostgresStore');
     const { table = 'sessions', pruneInterval = 60_000, onPruneError = logPruneError, createTable = true } = options;
     if (typeof pool?.query !== 'function') {
       throw new TypeError("PostgresStore: pass something with query(text, params), e.g. new Pool() from 'pg'");

@@ -34,6 +34,7 @@
  * session that was listed.
  */
 import { createHash } from 'node:crypto';
+import { checkKeys } from '../check-options.js';
 import { emptyTexts, keyFromStorable, storableKey } from '../data.js';
 import { hashId } from '../id.js';
 import type { SessionPatch, SessionRecord, Store } from '../store.js';
@@ -123,6 +124,7 @@ export class RedisStore implements Store {
 
   /** `client` stays yours: connect it before use and quit it after `sessions.close()`. */
   constructor(client: NodeRedisClient | NodeRedisCluster | IoRedisClient, options: RedisStoreOptions = {}) {
+    checkKeys(options, ['prefix'], 'RedisStore');
     const { prefix = 'sess:' } = options;
     this.#command = commandOf(client);
     if (typeof prefix !== 'string') {

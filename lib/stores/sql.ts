@@ -71,6 +71,9 @@ function defineKey(object: Record<string, string | null>, key: string, value: st
   Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** The names of `SqlStoreOptions`, for the check of unknown options. */
+export const SQL_STORE_OPTIONS = ['table', 'pruneInterval', 'onPruneError', 'createTable'] as const;
+
 /** How many expired rows one DELETE removes, and how many batches one sweep runs at most. */
 export const PRUNE_BATCH = 1000;
 export const PRUNE_MAX_BATCHES = 100;

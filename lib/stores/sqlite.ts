@@ -26,10 +26,11 @@
  * sweep on an `unref()`ed, jittered timer, in batches of 1000 with a turn of the event loop
  * between them, so a sweep never holds the write lock for long.
  */
+import { checkKeys } from '../check-options.js';
 import { debug } from '../debug.js';
 import { hashId } from '../id.js';
 import { checkPruneInterval, type SessionPatch, type SessionRecord, type Store } from '../store.js';
-import { checkTableName, logPruneError, mergePatchOf, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, textsOf, type PruneTimer, type SqlStoreOptions } from './sql.js';
+import { checkTableName, logPruneError, mergePatchOf, SQL_STORE_OPTIONS, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, textsOf, type PruneTimer, type SqlStoreOptions } from './sql.js';
 
 /** The part of a prepared statement we use (`node:sqlite` StatementSync, better-sqlite3 Statement). */
 export interface SqliteStatement {
@@ -99,6 +100,7 @@ CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS N
    * Throws a `TypeError` for a handle without `prepare`/`exec` or an unsafe table name.
    */
   constructor(db: SqliteDatabase, options: SqliteStoreOptions = {}) {
+    checkKeys(options, SQL_STORE_OPTIONS, 'SqliteStore');
     const { table = 'sessions', pruneInterval = 60_000, onPruneError = logPruneError, createTable = true } = options;
     if (typeof db?.prepare !== 'function' || typeof db.exec !== 'function') {
       throw new TypeError(
