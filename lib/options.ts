@@ -113,7 +113,8 @@ export function resolveOptions(options: SessionsOptions<AnyStore>): Settings {
     renewStep: Math.min(idleTimeout / 100, MINUTE),
     cookie: checkCookieOptions(options.cookie ?? {}),
     onError,
-    storeTimeout: store instanceof MemoryStore ? Infinity : checkDuration('storeTimeout', options.storeTimeout ?? 5000, true),
+    // Checked even for the MemoryStore, which cannot hang and gets no timeout: a bad value is a bug either way.
+    storeTimeout: Math.max(checkDuration('storeTimeout', options.storeTimeout ?? 5000, true), store instanceof MemoryStore ? Infinity : 0),
   };
 }
 
