@@ -279,7 +279,8 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     const patch: SessionPatch = {
       set: diff?.set ?? emptyTexts(),
       remove: diff?.remove ?? [],
-      expiresAt: renew ? expiresAt : undefined,
+      // A session that joins a user gets its expiry too, so a user index can be kept exact.
+      expiresAt: renew || userChanged ? expiresAt : undefined,
       userId: userChanged ? state.userId : undefined,
     };
     if (tracing) debug('session %s: patch %s', shortId(id), [...Object.keys(patch.set), ...patch.remove.map((key) => `-${key}`)].join(' '));
@@ -292,7 +293,7 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
       debug('session %s: gone from the store (logged out, regenerated or expired meanwhile); this request\'s changes are dropped', shortId(id));
       return;
     }
-    this.#saved(state, diff?.texts ?? state.base, renew ? expiresAt : state.expiresAt);
+    this.#saved(state, diff?.texts ?? state.base, patch.expiresAt ?? state.expiresAt);
   }
 
   #saved(state: SessionState, texts: StoredData, expiresAt: number): void {

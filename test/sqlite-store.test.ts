@@ -129,6 +129,38 @@ for (const driver of drivers) {
       assert.match(JSON.stringify(plan), /web_sessions_expires_at/);
     });
 
+    test('createTable: false runs no DDL and works on the table made from SqliteStore.schema()', async () => {
+      const db = openDb(':memory:');
+      const seen: string[] = [];
+      const watched: SqliteDatabase = { prepare: (sql) => (seen.push(sql), db.prepare(sql)), exec: (sql) => (seen.push(sql), db.exec(sql)) };
+      db.exec(SqliteStore.schema('migrated'));
+      const store = new SqliteStore(watched, { table: 'migrated', pruneInterval: 0, createTable: false });
+      const id = generateId();
+      await store.set(id, record());
+      assert.ok(await store.patch(id, { set: encodeData({ more: 1 }), remove: [] }));
+      assert.deepEqual(decodeData((await store.get(id))!.data), { cart: ['apple'], more: 1 });
+      assert.deepEqual(seen.filter((sql) => /^\s*(CREATE|ALTER|DROP)\b/i.test(sql)), [], 'no DDL was sent');
+      db.close();
+    });
+
+    test('a row of plain-session 0.1 reads as no session, and the README migration keeps it', async () => {
+      const db = openDb(':memory:');
+      db.exec(`CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL, user_id TEXT)`);
+      const id = generateId();
+      const now = Date.now();
+      db.prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?)').run(hashId(id), '{"cart":["a",{"b":true}],"n":2.5,"ok":false,"note":null,"s":"x"}', now, now + HOUR, 'u1');
+      const store = new SqliteStore(db, { pruneInterval: 0 });
+      assert.equal(await store.get(id), undefined, 'not read as garbage');
+      // The statement of the README's "Migrating a table from 0.1".
+      db.exec(`UPDATE sessions SET data = (SELECT json_group_object(key, CASE type WHEN 'true' THEN 'true'
+        WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' ELSE json_quote(value) END || '') FROM json_each(sessions.data))`);
+      const migrated = await store.get(id);
+      assert.deepEqual(decodeData(migrated!.data), { cart: ['a', { b: true }], n: 2.5, ok: false, note: null, s: 'x' });
+      assert.equal(migrated!.userId, 'u1');
+      db.close();
+    });
+
     test('a second store on the same file sees the sessions (restart)', async (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
       t.after(() => rmSync(dir, { recursive: true, force: true }));

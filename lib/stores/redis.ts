@@ -180,11 +180,16 @@ export class RedisStore implements Store {
       ...set,
       ...patch.remove.map((key) => `d:${storableKey(key)}`),
     ];
+    // A session joining a user is listed first, as in set(): if we fail between the two, the set
+    // has a member too many (it goes when it expires), never a session missing.
+    const listedFirst = patch.userId !== undefined && patch.expiresAt !== undefined;
+    if (listedFirst) await this.#list(patch.userId!, hash, String(Math.floor(patch.expiresAt!)));
     const reply = await this.#script(PATCH, this.#prefix + hash, args);
     if (reply === null || reply === undefined) return false;
     const [oldUser, user, expires] = toStrings(reply);
-    // The user's set follows the session: it joins on a bind, and its score follows the expiry.
-    if (user && (user !== oldUser || patch.expiresAt !== undefined)) await this.#list(user, hash, expires!);
+    // The user's set follows the session's expiry, so its member is never dropped too early (and a
+    // session that joined without an expiry of its own is listed under the one it has).
+    if (user && !listedFirst && (patch.expiresAt !== undefined || patch.userId !== undefined)) await this.#list(user, hash, expires!);
     if (oldUser && oldUser !== user) await this.#command(this.#userKey(oldUser), ['ZREM', this.#userKey(oldUser), hash]);
     return true;
   }
