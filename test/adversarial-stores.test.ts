@@ -15,10 +15,11 @@ import { after, describe, test } from 'node:test';
 import { createClient } from 'redis';
 import { PostgresStore, type PostgresClient } from '../lib/stores/postgres.js';
 import { RedisStore, type NodeRedisClient } from '../lib/stores/redis.js';
-import { SqliteStore, type SqliteDatabase } from '../lib/stores/sqlite.js';
+import { SqliteStore } from '../lib/stores/sqlite.js';
 import type { Store } from '../lib/store.js';
 import { requireDriver, serviceUrl, uniqueName } from './services.js';
 import { concurrencySuite, figure, fixationSuite, loadRun, SOAK } from './adversarial-helpers.js';
+import { sqliteDriver } from './store-kinds.js';
 
 const LOAD_SECONDS = SOAK ? 30 : 3;
 
@@ -34,25 +35,11 @@ function loadSuite(name: string, makeStore: () => Store | Promise<Store>): void 
 
 // --- SQLite: node:sqlite where Node has it built in, better-sqlite3 otherwise ---------------------
 
-interface OpenDatabase extends SqliteDatabase {
-  close(): void;
-}
-
-/** The SQLite handle this Node can open: better-sqlite3 is built for Node 20's ABI only. */
-async function sqliteDriver(): Promise<{ name: string; open: (file: string) => OpenDatabase }> {
-  try {
-    const { DatabaseSync } = (await import('node:sqlite' as string)) as { DatabaseSync: new (file: string) => OpenDatabase };
-    return { name: 'node:sqlite', open: (file) => new DatabaseSync(file) };
-  } catch {
-    const Database = requireDriver('better-sqlite3') as new (file: string) => OpenDatabase;
-    return { name: 'better-sqlite3', open: (file) => new Database(file) };
-  }
-}
 const sqlite = await sqliteDriver();
 
 describe(`adversarial: SqliteStore (${sqlite.name})`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'plain-session-adv-'));
-  const dbs: OpenDatabase[] = [];
+  const dbs: { close(): void }[] = [];
   const stores: Store[] = [];
   after(async () => {
     for (const store of stores) await store.close?.();

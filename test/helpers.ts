@@ -2,6 +2,8 @@
  * Test helpers: a real server on 127.0.0.1:0 and a small client with a cookie jar, so tests talk
  * HTTP over real sockets the way a browser would.
  */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MemoryStore } from '../lib/stores/memory.js';
@@ -219,4 +221,14 @@ export class Gates {
   release(name: string): void {
     this.#gate(name).release();
   }
+}
+
+/** Runs an ES module script in a child process with NODE_DEBUG=plain-session, and answers what it traced (stderr). */
+export async function traceOf(script: string): Promise<string> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_DEBUG: 'plain-session' } });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  return stderr;
 }

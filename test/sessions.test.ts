@@ -12,7 +12,7 @@ import { generateId, isWellFormedId } from '../lib/id.js';
 import { CookieStore } from '../lib/stores/cookie.js';
 import { MemoryStore } from '../lib/stores/memory.js';
 import { createSessions, SessionError, type SessionsOptions } from '../lib/sessions.js';
-import { Client, cookieValue, InstrumentedStore, serve, type Served } from './helpers.js';
+import { Client, cookieValue, InstrumentedStore, serve, traceOf, type Served } from './helpers.js';
 import { decodeData, encodeData } from '../lib/data.js';
 
 type Data = { n?: number; user?: string; list?: number[] };
@@ -549,7 +549,6 @@ describe('wrap() on other servers', () => {
 
 describe('11. tracing with NODE_DEBUG', () => {
   test('prints each step of a request', async () => {
-    const { spawn } = await import('node:child_process');
     const lib = new URL('../lib/index.js', import.meta.url).href;
     const script = `
       import { createServer } from 'node:http';
@@ -566,11 +565,7 @@ describe('11. tracing with NODE_DEBUG', () => {
         await store.prune();
         server.close(); server.closeAllConnections();
       });`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_DEBUG: 'plain-session' } });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const code = await new Promise((resolve) => child.on('close', resolve));
-    assert.equal(code, 0, stderr);
+    const stderr = await traceOf(script);
     for (const step of [/cookie sid set/, /session \S+: stored/, /session \S+: loaded/, /not a well-formed session ID/, /prune: removed 0/]) {
       assert.match(stderr, step);
     }

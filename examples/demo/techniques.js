@@ -210,3 +210,12 @@ async function openSqlite(file) {
   }
   return { db: new sqlite.DatabaseSync(file), driver: 'node:sqlite' };
 }
+
+/** The three techniques again, each on a path of the lab's: what most experiments run on. */
+export async function threeVariants(base, pathOf) {
+  return [
+    await base.cookie.variant({ path: pathOf('cookie') }),
+    await base.memory.variant({ path: pathOf('memory') }),
+    await base.database.variant({ path: pathOf('database') }),
+  ];
+}

@@ -12,19 +12,14 @@ import { cookieAfter, lineFor, logIn, noteChanges, valueOf } from '../steps.js';
 import { note, short } from '../trace.js';
 import { sessionIdOf } from './cookies.js';
 import { resultText } from './lab-pages.js';
+import { threeVariants } from '../techniques.js';
 
 export const fixation = {
   key: 'fixation',
   title: 'Fixation',
   question: 'What if an attacker plants a session ID in your browser before you log in?',
   summary: 'Plant a made-up ID or the attacker’s own real one, visit, log in, and see what the attacker’s copy can do before and after.',
-  async setUp(base, pathOf) {
-    return [
-      await base.cookie.variant({ path: pathOf('cookie') }),
-      await base.memory.variant({ path: pathOf('memory') }),
-      await base.database.variant({ path: pathOf('database') }),
-    ];
-  },
+  setUp: threeVariants,
   modes: [
     { key: 'known', label: 'Plant a real ID (the attacker’s own session)' },
     { key: 'unknown', label: 'Plant an ID the attacker made up' },

@@ -14,6 +14,7 @@ import { layout } from '../pages.js';
 import { redirect, readForm, sendPage } from '../respond.js';
 import { noteChanges } from '../steps.js';
 import { factsOf, note, traceLines } from '../trace.js';
+import { threeVariants } from '../techniques.js';
 
 /** How long one tab waits for the other before it goes on alone. */
 const WAIT_MS = 3000;
@@ -23,13 +24,7 @@ export const tabs = {
   title: 'Two tabs',
   question: 'What if two requests change the same session at the same moment?',
   summary: 'Two frames of one page send two requests at once, each changing the session; see what each store keeps.',
-  async setUp(base, pathOf) {
-    return [
-      await base.cookie.variant({ path: pathOf('cookie') }),
-      await base.memory.variant({ path: pathOf('memory') }),
-      await base.database.variant({ path: pathOf('database') }),
-    ];
-  },
+  setUp: threeVariants,
   modes: [
     { key: 'different', label: 'Different keys: A adds to the cart, B to the wishlist' },
     { key: 'same', label: 'The same key: both add to the cart' },

@@ -8,6 +8,7 @@ import { noteChanges } from '../steps.js';
 import { factsOf, note } from '../trace.js';
 import { tamperValue } from './cookies.js';
 import { plainCookieTechnique } from './plain-cookie.js';
+import { threeVariants } from '../techniques.js';
 
 export const tamper = {
   key: 'tamper',
@@ -15,12 +16,7 @@ export const tamper = {
   question: 'What if the visitor edits the cookie?',
   summary: 'Put an apple in the cart, then change the cookie in the browser and send it back.',
   async setUp(base, pathOf) {
-    return [
-      await base.cookie.variant({ path: pathOf('cookie') }),
-      await base.memory.variant({ path: pathOf('memory') }),
-      await base.database.variant({ path: pathOf('database') }),
-      plainCookieTechnique(pathOf('plain')),
-    ];
+    return [...(await threeVariants(base, pathOf)), plainCookieTechnique(pathOf('plain'))];
   },
   intro: (t) => html`<ol class="plan">
     <li>Your browser puts an apple in the cart: the server answers with a cookie.</li>
