@@ -7,8 +7,8 @@
  * node:http: `writableEnded` true at once, a second `end()` a no-op, `setHeader` throwing. So the
  * real `end()` runs at once, and what is held back is only the bytes it hands to the connection:
  *
- * - HTTP/1: a gate on the socket's `write` queues what is written while a response on that socket
- *   waits for its save, and lets it through, in order, when the save is done. The body the handler
+ * - HTTP/1: a gate on the socket's `write` (and `end`) queues what is written while a response on
+ *   that socket waits for its save, and lets it through, in order, when the save is done. The body the handler
  *   wrote before `end()` has gone out already: nothing is buffered but the end.
  * - HTTP/2: the stream's `end()` (the frame that ends the stream) waits; the data before it flows.
  *
@@ -37,7 +37,7 @@ export function holdFor(req: AnyRequest, res: AnyResponse): ResponseHold {
   return 'stream' in res ? new StreamHold(res.stream) : new SocketHold(req, res);
 }
 
-type Write = (...args: unknown[]) => boolean;
+type Write = (...args: unknown[]) => unknown;
 
 /**
  * The gate on one socket, shared by the responses that use the socket one after another (keep-alive
@@ -47,8 +47,10 @@ class SocketGate {
   static readonly #gates = new WeakMap<Socket, SocketGate>();
   readonly #socket: Socket;
   readonly #write: Write;
+  readonly #end: Write;
   #holders = 0;
-  #queue: unknown[][] = [];
+  /** What was written, and the end of the socket if it came, in order: [call, args]. */
+  #queue: [Write, unknown[]][] = [];
   /** How many writes went through to the socket: a response compares it to tell whether it has started. */
   written = 0;
 
@@ -61,14 +63,22 @@ class SocketGate {
   private constructor(socket: Socket) {
     this.#socket = socket;
     this.#write = socket.write as Write;
+    this.#end = socket.end as Write;
     socket.write = ((...args: unknown[]) => {
       if (this.#holders > 0) {
-        this.#queue.push(args);
+        this.#queue.push([this.#write, args]);
         return true;
       }
       this.written++;
       return this.#write.apply(socket, args);
     }) as Socket['write'];
+    // node:http ends the socket itself once a client has half-closed its side; that end must wait
+    // behind the held bytes too, or it would overtake them.
+    socket.end = ((...args: unknown[]) => {
+      if (this.#holders === 0) return this.#end.apply(socket, args);
+      this.#queue.push([this.#end, args]);
+      return socket;
+    }) as Socket['end'];
   }
 
   hold(): void {
@@ -79,10 +89,10 @@ class SocketGate {
     if (this.#holders === 0 || --this.#holders > 0) return;
     const queue = this.#queue;
     this.#queue = [];
-    for (const args of queue) {
+    for (const [call, args] of queue) {
       if (this.#socket.destroyed) return; // the client left: nothing to deliver
-      this.written++;
-      this.#write.apply(this.#socket, args);
+      if (call === this.#write) this.written++;
+      call.apply(this.#socket, args);
     }
   }
 
@@ -97,7 +107,7 @@ class SocketGate {
     }
     this.written++;
     this.#write.call(this.#socket, answer, 'latin1');
-    this.#socket.end();
+    this.#end.call(this.#socket);
   }
 }
 

@@ -35,8 +35,8 @@
  * express-session's suite has no HEAD, 204/304, pipe() or trailer test; those are rows of
  * test/wrap-differential.test.ts, which compares wrap with raw node:http byte for byte.
  *
- * At the end, one test that is not express-session's, marked `todo` (reported, not failing the
- * run): a difference from raw node:http in lib/hold.ts found while porting.
+ * At the end, one test that is not express-session's: a difference from raw node:http that the
+ * port found in lib/hold.ts (a client that half-closes got nothing), fixed since.
  *
  * Depends on: the public API (`createSessions`, `wrap`, `onError`, `SessionError`, the stores),
  * test/helpers.ts (`serve`, `InstrumentedStore`), and the stored record's format (`data` maps each
@@ -692,16 +692,11 @@ describe('express-session: session()', () => {
   });
 });
 
-// Not an express-session test: a difference from raw node:http found while porting them, kept as a
-// `todo` so that it shows in every run without failing it, until lib/hold.ts is fixed.
-describe('lib finding while porting (todo: fails until fixed)', () => {
+// Not an express-session test: a difference from raw node:http found while porting them. On the
+// client's FIN, node:http ends the socket itself, which used to overtake the held end of the response.
+describe('found while porting', () => {
   test(
     'a client that half-closes after its request gets the same answer as from raw node:http, even when the save is slow',
-    {
-      todo:
-        'lib/hold.ts: the socket gate holds socket.write but not socket.end; on the client FIN, node:http ends the socket itself ' +
-        '(socketOnEnd, httpAllowHalfOpen false), which overtakes the held end of the response: the client gets 0 bytes and onError hears nothing',
-    },
     async () => {
       const handler = (req: IncomingMessage, res: ServerResponse) => void res.end('hello');
       /** The request, then a FIN at once (as `nc -N` or a shell script with shutdown does); everything the server sends until it closes. */

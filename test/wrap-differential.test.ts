@@ -19,6 +19,7 @@ import { ROOT } from './example-runner.js';
 
 interface Row {
   requests?: string[];
+  halfClose?: boolean;
   gap?: number;
   abortAfter?: number;
   compare?: 'all' | 'logs';
@@ -82,7 +83,8 @@ async function run(mode: 'raw' | 'wrapped', name: string, row: Row): Promise<Run
         const requests = row.requests ?? [GET];
         for (const [i, request] of requests.entries()) {
           if (i > 0 && row.gap) await delay(row.gap);
-          socket.write(request);
+          if (row.halfClose && i === requests.length - 1) socket.end(request); // the client's FIN right after
+          else socket.write(request);
         }
         quiet();
         if (row.abortAfter !== undefined) setTimeout(finish, row.abortAfter);
