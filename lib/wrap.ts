@@ -80,7 +80,11 @@ export function middlewareOf<T extends object, Req extends AnyRequest, Res exten
     sessions.load(req).then(
       (session) => {
         new Flight(sessions, req, res, session, onError);
-        next();
+        try {
+          next();
+        } catch (error) {
+          next(error); // a framework that lets a route's throw escape: its error handler still answers
+        }
       },
       // The app's error handler answers a failed load, as Express apps expect.
       (error: unknown) => next(asSessionError(error, 503, 'session store failed while loading a session')),
