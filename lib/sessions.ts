@@ -123,7 +123,12 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
    * unknown or expired cookie gives a new session, never an error.
    */
   async load(req: AnyRequest): Promise<Session<T>> {
-    const state = await this.#open(req);
+    const values = this.#cookie.read(req);
+    let state: SessionState | undefined;
+    if (values.length > 0) {
+      state = this.#sealer !== undefined ? this.#openSealed(values, this.#sealer) : await this.#openStored(values, this.#server!);
+    }
+    state ??= freshState(this, true); // no cookie, or one naming nothing: left alone (see #destroy)
     const session = new Session<T>(state, this.#owner);
     (req as IncomingMessage).session = session as unknown as Session<Record<string, unknown>>;
     return session;
@@ -163,8 +168,15 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
    * is gone from the store meanwhile (destroyed, regenerated, expired elsewhere) stays gone, and
    * this request's changes are dropped. Rejects with a `SessionError` (503) when the store fails.
    */
-  async save(session: Session<T>): Promise<void> {
-    const state = this.#stateOf(session, 'sessions.save(session)');
+  save(session: Session<T>): Promise<void> {
+    // Not `async`: the promise of #save is handed on as it is, one turn of the microtask queue
+    // fewer on every request. A misused argument still rejects rather than throws.
+    let state: SessionState;
+    try {
+      state = this.#stateOf(session, 'sessions.save(session)');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#sealer === undefined ? this.#save(state, this.#server!) : this.#checkSealed(state);
   }
 
@@ -173,12 +185,16 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
    * Call it before `res.end()` when you do not use `wrap`. Rejects when the store fails, and
    * throws a `RangeError` when a sealed cookie would pass 4096 bytes.
    */
-  async commit(session: Session<T>, res: AnyResponse): Promise<void> {
+  commit(session: Session<T>, res: AnyResponse): Promise<void> {
     if (!res.headersSent) {
-      const line = this.cookieHeader(session, (res as { req: AnyRequest }).req);
-      if (line !== undefined) appendSetCookie(res, line);
+      try {
+        const line = this.cookieHeader(session, (res as { req: AnyRequest }).req);
+        if (line !== undefined) appendSetCookie(res, line);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
-    await this.save(session);
+    return this.save(session);
   }
 
   /** Stops the timers and closes the store, so the process can exit. */
@@ -188,13 +204,6 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   }
 
   // --- Loading -------------------------------------------------------------------------------
-
-  async #open(req: AnyRequest): Promise<SessionState> {
-    const values = this.#cookie.read(req);
-    if (values.length === 0) return freshState(this, true);
-    const state = this.#sealer !== undefined ? this.#openSealed(values, this.#sealer) : await this.#openStored(values, this.#server!);
-    return state ?? freshState(this, true); // a cookie naming nothing is left alone: see #destroy
-  }
 
   #openSealed(values: string[], sealer: SealingStore): SessionState | undefined {
     const now = Date.now();
@@ -247,7 +256,7 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   // --- Saving ----------------------------------------------------------------------------------
 
   async #save(state: SessionState, server: Store): Promise<void> {
-    await state.pending; // the old ID must be gone before anything is written (regenerate, destroy)
+    if (state.pending !== undefined) await state.pending; // the old ID must be gone before anything is written (regenerate, destroy)
     if (state.gone) return;
     const now = Date.now();
     const expiresAt = this.#expiry(state, now);
@@ -432,12 +441,8 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   }
 
   /** Runs a store call under `storeTimeout`; a failure becomes a `SessionError` the request answers with 503. */
-  async #storeCall<R>(what: 'loading' | 'saving' | 'removing', call: () => R | Promise<R>, onLate?: () => void): Promise<R> {
-    try {
-      return await this.#guard.call(call, onLate);
-    } catch (error) {
-      throw new SessionError(`session store failed while ${what} a session`, 503, { cause: error });
-    }
+  #storeCall<R>(what: 'loading' | 'saving' | 'removing', call: () => R | Promise<R>, onLate?: () => void): Promise<R> {
+    return this.#guard.call(call, onLate, (error) => new SessionError(`session store failed while ${what} a session`, 503, { cause: error }));
   }
 }
 
