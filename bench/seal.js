@@ -30,10 +30,12 @@ async function makeCodecs() {
   if (!plain.skipped) {
     const store = new plain.CookieStore({ secret: SECRET });
     const id = plain.generateId();
+    // What the manager hands the store: each key of the data as its JSON text, and the cookie's name.
+    const texts = { views: JSON.stringify(DATA.views) };
     codecs['plain-session CookieStore'] = () => {
       const now = Date.now();
-      const value = store.seal(id, { data: JSON.stringify(DATA), createdAt: now, expiresAt: now + 30 * 60 * 1000 });
-      return JSON.parse(store.unseal(value, now).record.data).views;
+      const value = store.seal(id, { data: texts, createdAt: now, expiresAt: now + 30 * 60 * 1000 }, 'sid');
+      return JSON.parse(store.unseal(value, now, 'sid').record.data.views);
     };
   }
   codecs['cookie-session (keygrip)'] = (() => {

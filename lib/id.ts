@@ -6,6 +6,7 @@
  * them as base64url, so an ID is 43 characters of `A-Z a-z 0-9 - _` and is safe in a cookie as is.
  * Never use a user's ID, a counter or `Math.random()` as a session ID: they can be guessed.
  */
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 
 const ID_BYTES = 32;
@@ -55,11 +56,15 @@ const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 const BASE64URL_CHAR = new Uint8Array(128);
 for (let i = 0; i < BASE64URL.length; i++) BASE64URL_CHAR[BASE64URL.charCodeAt(i)] = (i & 0b11) === 0 ? 2 : 1;
 
+// `crypto.hash()` (Node 20.12 and later) hashes a short string about four times faster than a Hash
+// object: a database store hashes the ID on every request.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
+
 /**
  * The key a database store files a session under: SHA-256 of the ID, in base64url. A leaked
  * sessions table or Redis dump then holds no ID that could be replayed as a cookie
  * (OWASP: "Session ID ... stored ... hashed" in the cheat sheet's storage advice; scs does the same).
  */
 export function hashId(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
+  return oneShotHash !== undefined ? oneShotHash('sha256', id, 'base64url') : createHash('sha256').update(id).digest('base64url');
 }

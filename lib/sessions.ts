@@ -20,7 +20,7 @@
  * after a login can never overwrite the browser's new cookie with the old one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeData, diffData, emptyTexts, encodeData, hasContent, applyPatch } from './data.js';
+import { decodeData, diffData, diffTexts, emptyTexts, encodeData, hasContent, applyPatch } from './data.js';
 import { debug, shortId, tracing } from './debug.js';
 import { generateId, isWellFormedId } from './id.js';
 import { resolveOptions, SessionError, type AnyRequest, type AnyResponse, type SessionsOptions, type Settings } from './options.js';
@@ -364,7 +364,7 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     const texts = encodeData(state.data);
     const now = Date.now();
     const expiresAt = this.#expiry(state, now);
-    const changed = state.base === undefined || diffData(state.base, state.data) !== undefined || state.userId !== state.baseUserId;
+    const changed = state.base === undefined || diffTexts(state.base, texts) !== undefined || state.userId !== state.baseUserId;
     if (!changed && !state.cookieStale && expiresAt - state.expiresAt < this.#settings.renewStep) return undefined;
     state.id ??= generateId();
     const record: SessionRecord = { data: texts, createdAt: state.createdAt, expiresAt, userId: state.userId };

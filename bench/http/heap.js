@@ -55,8 +55,8 @@ const MAKERS = {
     if (plain.skipped) return { skipped: plain.skipped };
     const store = new plain.MemoryStore({ pruneInterval: 0 });
     const now = Date.now();
-    // What the manager stores for `{ views: 1 }`: JSON data, creation time and expiry.
-    const record = () => ({ data: JSON.stringify({ views: 1 }), createdAt: now, expiresAt: now + 30 * 60 * 1000 });
+    // What the manager stores for `{ views: 1 }`: each key's JSON text, creation time and expiry.
+    const record = () => ({ data: { views: JSON.stringify(1) }, createdAt: now, expiresAt: now + 30 * 60 * 1000 });
     return { store, add: () => store.set(plain.generateId(), record()), size: () => store.size, close: () => store.close?.() };
   },
 };

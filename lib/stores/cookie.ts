@@ -109,19 +109,20 @@ export class CookieStore implements SealingStore {
    */
   unseal(value: string, now: number, cookieName: string): { id: string; record: SessionRecord; stale: boolean } | undefined {
     const onReject = this.#onReject;
-    const reject = (reason: CookieRejection): undefined => {
-      onReject?.(reason, typeof value === 'string' ? hashId(value).slice(0, 12) : '');
-      return undefined;
-    };
-    const opened = this.#sealer.unseal(value, cookieName, onReject && reject);
+    const opened = this.#sealer.unseal(value, cookieName, onReject && ((reason) => this.#reject(reason, value)));
     if (opened === undefined) return undefined;
 
     const parsed = parsePayload(opened.plaintext);
     // Only our own code seals, so this fails only if a payload layout changes without a new version.
-    if (parsed === undefined) return reject('malformed');
-    if (now >= parsed.record.expiresAt) return reject('expired');
-    if (this.#isRevoked?.(parsed.id, parsed.record)) return reject('revoked');
+    if (parsed === undefined) return this.#reject('malformed', value);
+    if (now >= parsed.record.expiresAt) return this.#reject('expired', value);
+    if (this.#isRevoked?.(parsed.id, parsed.record)) return this.#reject('revoked', value);
     return { id: parsed.id, record: parsed.record, stale: opened.keyIndex !== 0 || opened.legacy };
+  }
+
+  #reject(reason: CookieRejection, value: unknown): undefined {
+    this.#onReject?.(reason, typeof value === 'string' ? hashId(value).slice(0, 12) : '');
+    return undefined;
   }
 }
 

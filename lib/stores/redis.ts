@@ -73,31 +73,27 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 `;
 
 /**
- * Patches a live session: ARGV = now, expiresAt or '', userId or '', n, n field/value pairs, then
- * the fields to delete. Answers nil when the session is gone, else { old user, user, expires }.
+ * Patches a live session: ARGV = now, expiresAt or '', n, n field/value pairs (the changed data,
+ * and `m:expires` and `m:user` when they change), then the fields to delete. Answers nil when the
+ * session is gone, else { expires, user } as they were. Two calls into Redis in the common case.
  */
 const PATCH = `
-local expires = tonumber(redis.call('HGET', KEYS[1], 'm:expires'))
-if not expires or expires <= tonumber(ARGV[1]) then return false end
-local n = tonumber(ARGV[4])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + 2 * n)) end
-if #ARGV > 4 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 5 + 2 * n)) end
-if ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[1], 'm:expires', ARGV[2])
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-end
-local old = redis.call('HGET', KEYS[1], 'm:user') or ''
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'm:user', ARGV[3]) end
-return { old, redis.call('HGET', KEYS[1], 'm:user') or '', redis.call('HGET', KEYS[1], 'm:expires') }
+local was = redis.call('HMGET', KEYS[1], 'm:expires', 'm:user')
+if not was[1] or tonumber(was[1]) <= tonumber(ARGV[1]) then return false end
+local n = tonumber(ARGV[3])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n)) end
+if #ARGV > 3 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 4 + 2 * n)) end
+if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return { was[1], was[2] or '' }
 `;
 
 /** Moves a live session's expiry: ARGV = now, expiresAt. Answers nil when gone, else the user ('' for none). */
 const TOUCH = `
-local expires = tonumber(redis.call('HGET', KEYS[1], 'm:expires'))
-if not expires or expires <= tonumber(ARGV[1]) then return false end
+local was = redis.call('HMGET', KEYS[1], 'm:expires', 'm:user')
+if not was[1] or tonumber(was[1]) <= tonumber(ARGV[1]) then return false end
 redis.call('HSET', KEYS[1], 'm:expires', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-return redis.call('HGET', KEYS[1], 'm:user') or ''
+return was[2] or ''
 `;
 
 /**
@@ -135,12 +131,14 @@ export class RedisStore implements Store {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const key = this.#key(id);
-    const fields = pairsOf(await this.#read(key, ['HGETALL', key]));
+    const fields = flatPairsOf(await this.#read(key, ['HGETALL', key]));
     const data = emptyTexts();
     let createdAt = NaN;
     let expiresAt = NaN;
     let userId: string | undefined;
-    for (const [field, value] of fields) {
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const field = String(fields[i]);
+      const value = String(fields[i + 1]);
       if (field.startsWith('d:')) data[keyFromStorable(field.slice(2))] = value;
       else if (field === 'm:created') createdAt = Number(value);
       else if (field === 'm:expires') expiresAt = Number(value);
@@ -170,21 +168,21 @@ export class RedisStore implements Store {
 
   async patch(id: string, patch: SessionPatch): Promise<boolean> {
     const hash = hashId(id);
-    const set: string[] = [];
-    for (const key in patch.set) set.push(`d:${storableKey(key)}`, patch.set[key]!);
-    const args = [
-      String(Date.now()),
-      patch.expiresAt === undefined ? '' : String(Math.floor(patch.expiresAt)),
-      patch.userId ?? '',
-      String(set.length / 2),
-      ...set,
-      ...patch.remove.map((key) => `d:${storableKey(key)}`),
-    ];
+    const at = patch.expiresAt === undefined ? '' : String(Math.floor(patch.expiresAt));
+    const args = [String(Date.now()), at, ''];
+    for (const key in patch.set) args.push(`d:${storableKey(key)}`, patch.set[key]!);
+    if (at !== '') args.push('m:expires', at);
+    if (patch.userId !== undefined) args.push('m:user', patch.userId);
+    args[2] = String((args.length - 3) / 2);
+    for (const key of patch.remove) args.push(`d:${storableKey(key)}`);
     const reply = await this.#script(PATCH, this.#prefix + hash, args);
     if (reply === null || reply === undefined) return false;
-    const [oldUser, user, expires] = toStrings(reply);
+    const [wasExpires, oldUser] = toStrings(reply);
+    const user = patch.userId ?? oldUser;
     // The user's set follows the session: it joins on a bind, and its score follows the expiry.
-    if (user && (user !== oldUser || patch.expiresAt !== undefined)) await this.#list(user, hash, expires!);
+    // This is the one patch that takes a second command: the set is another key, in a cluster on
+    // another node, and no script may touch two (see the top of this file).
+    if (user && (user !== oldUser || at !== '')) await this.#list(user, hash, at || wasExpires!);
     if (oldUser && oldUser !== user) await this.#command(this.#userKey(oldUser), ['ZREM', this.#userKey(oldUser), hash]);
     return true;
   }
@@ -293,16 +291,12 @@ function commandOf(client: NodeRedisClient | NodeRedisCluster | IoRedisClient): 
   );
 }
 
-/** A hash reply as [field, value] pairs, whether it came as a flat array (RESP2) or a map (RESP3). */
-function pairsOf(reply: unknown): [string, string][] {
+/** A hash reply as a flat [field, value, field, value, …] list, whether it came as an array (RESP2) or a map (RESP3). */
+function flatPairsOf(reply: unknown): readonly unknown[] {
   if (reply === null || reply === undefined) return [];
-  if (Array.isArray(reply)) {
-    const pairs: [string, string][] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), String(reply[i + 1])]);
-    return pairs;
-  }
-  if (reply instanceof Map) return [...reply].map(([field, value]) => [String(field), String(value)]);
-  return Object.entries(reply as Record<string, unknown>).map(([field, value]) => [field, String(value)]);
+  if (Array.isArray(reply)) return reply;
+  if (reply instanceof Map) return [...reply].flat();
+  return Object.entries(reply as Record<string, unknown>).flat();
 }
 
 /** An array reply as strings (nil elements as ''). */

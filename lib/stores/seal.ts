@@ -105,34 +105,33 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
   }
   const keys = list.map((secret, index) => deriveKey(secret, list.length > 1 ? `secret[${index}]` : 'secret'));
   const sealingKey = keys[0]!;
+  const contexts = new ContextBytes();
 
   function seal(plaintext: string, context: string): string {
     const iv = nextIv();
     const cipher = createCipheriv('aes-256-gcm', sealingKey.key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(context, 'utf8'));
+    cipher.setAAD(contexts.of(context));
     const ciphertext = cipher.update(plaintext, 'utf8');
     cipher.final(); // GCM is a stream mode: final() adds no bytes, it computes the tag
-    const bytes = Buffer.concat([sealingKey.idBytes, iv, ciphertext, cipher.getAuthTag()]);
+    // One buffer for the whole value, encoded once.
+    const bytes = Buffer.allocUnsafe(HEADER_BYTES + ciphertext.length + TAG_BYTES);
+    sealingKey.idBytes.copy(bytes, 0);
+    iv.copy(bytes, KEY_ID_BYTES);
+    ciphertext.copy(bytes, HEADER_BYTES);
+    cipher.getAuthTag().copy(bytes, HEADER_BYTES + ciphertext.length);
     return PREFIX + bytes.toString('base64url');
   }
 
   function unseal(value: string, context: string, onReject?: (reason: SealRejection) => void): Unsealed | undefined {
-    const reject = (reason: SealRejection): undefined => {
-      onReject?.(reason);
-      return undefined;
-    };
     // Cheap checks first, so a hostile value costs no decoding and no cipher.
-    if (typeof value !== 'string' || value.length > MAX_SEALED_LENGTH) return reject('malformed');
+    if (typeof value !== 'string' || value.length > MAX_SEALED_LENGTH) return rejected(onReject, 'malformed');
     const legacy = value.startsWith(LEGACY_PREFIX);
-    if (!legacy && !value.startsWith(PREFIX)) return reject(/^v\d+\./.test(value) ? 'version' : 'malformed');
-    if (value.length < PREFIX.length + MIN_BODY_LENGTH) return reject('malformed');
+    if (!legacy && !value.startsWith(PREFIX)) return rejected(onReject, /^v\d+\./.test(value) ? 'version' : 'malformed');
+    if (value.length < PREFIX.length + MIN_BODY_LENGTH) return rejected(onReject, 'malformed');
 
-    const body = value.slice(PREFIX.length);
-    const aad = legacy ? undefined : Buffer.from(context, 'utf8');
-    const bytes = Buffer.from(body, 'base64url');
-    // Buffer.from skips characters that are not base64url and ignores the spare low bits of the last
-    // one; encoding back and comparing refuses every spelling but the one we wrote.
-    if (bytes.toString('base64url') !== body) return reject('malformed');
+    const bytes = decodeCanonical(value, PREFIX.length);
+    if (bytes === undefined) return rejected(onReject, 'malformed');
+    const aad = legacy ? undefined : contexts.of(context);
 
     const keyId = bytes.readUInt32BE(0);
     let matched = false;
@@ -143,10 +142,60 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
       const plaintext = open(candidate.key, bytes, aad);
       if (plaintext !== undefined) return { plaintext, keyIndex: index, legacy };
     }
-    return reject(matched ? 'tampered' : 'key');
+    return rejected(onReject, matched ? 'tampered' : 'key');
   }
 
   return { seal, unseal };
+}
+
+function rejected(onReject: ((reason: SealRejection) => void) | undefined, reason: SealRejection): undefined {
+  onReject?.(reason);
+  return undefined;
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Each ASCII code's base64url value, or -1 for a character outside the alphabet. */
+const BASE64URL_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE64URL.length; i++) BASE64URL_VALUE[BASE64URL.charCodeAt(i)] = i;
+
+/**
+ * The bytes of `value` from `start` on, if that part is canonical base64url (RFC 4648 §5, no
+ * padding), else `undefined`. Buffer.from alone would skip characters outside the alphabet and
+ * ignore the spare low bits of the last character, so that many spellings would open to the same
+ * bytes; this accepts only the one spelling we write, and checks it in the same pass that reads
+ * it, without encoding the bytes back to compare.
+ */
+function decodeCanonical(value: string, start: number): Buffer | undefined {
+  const length = value.length - start;
+  if (length % 4 === 1) return undefined; // 6 bits cannot end a byte
+  let last = 0;
+  for (let i = start; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    last = c < 128 ? BASE64URL_VALUE[c]! : -1;
+    if (last < 0) return undefined;
+  }
+  // After a group of 2 or 3 characters, the last one carries 4 or 2 bits that belong to no byte.
+  const spare = length % 4 === 2 ? 0b1111 : length % 4 === 3 ? 0b11 : 0;
+  if ((last & spare) !== 0) return undefined;
+  return Buffer.from(start === 0 ? value : value.slice(start), 'base64url');
+}
+
+/**
+ * The UTF-8 bytes of each context (cookie name) met so far: a server has one or two, and encoding
+ * one on every seal and unseal is work for nothing. Bounded, so that odd callers passing ever new
+ * contexts cannot grow it without end.
+ */
+class ContextBytes {
+  readonly #known = new Map<string, Buffer>();
+
+  of(context: string): Buffer {
+    let bytes = this.#known.get(context);
+    if (bytes === undefined) {
+      bytes = Buffer.from(context, 'utf8');
+      if (this.#known.size < 16) this.#known.set(context, bytes);
+    }
+    return bytes;
+  }
 }
 
 /** Decrypts `bytes` (a whole sealed value, decoded) with `key`, or answers `undefined` if the tag fails. */
