@@ -11,7 +11,7 @@ const record = (expiresAt: number, userId?: string) => ({ data: encodeData({ vie
 
 describe('MemoryStore', () => {
   test('options are checked', () => {
-    assert.throws(() => new MemoryStore({ pruneInterval: -1 }), { name: 'RangeError', message: /pruneInterval must be milliseconds/ });
+    assert.throws(() => new MemoryStore({ pruneInterval: -1 }), { name: 'RangeError', message: /pruneInterval must be a number of milliseconds from 0/ });
     assert.throws(() => new MemoryStore({ maxSessions: 0 }), { name: 'RangeError', message: /maxSessions must be a whole number/ });
     assert.throws(() => new MemoryStore({ maxSessions: 1.5 }), RangeError);
   });
