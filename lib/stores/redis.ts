@@ -131,19 +131,16 @@ export class RedisStore implements Store {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const key = this.#key(id);
-    const fields = flatPairsOf(await this.#read(key, ['HGETALL', key]));
     const data = emptyTexts();
     let createdAt = NaN;
     let expiresAt = NaN;
     let userId: string | undefined;
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      const field = String(fields[i]);
-      const value = String(fields[i + 1]);
+    forEachField(await this.#read(key, ['HGETALL', key]), (field, value) => {
       if (field.startsWith('d:')) data[keyFromStorable(field.slice(2))] = value;
       else if (field === 'm:created') createdAt = Number(value);
       else if (field === 'm:expires') expiresAt = Number(value);
       else if (field === 'm:user') userId = value;
-    }
+    });
     // Redis deletes on time; the clock check also holds a record dead by our own clock to its word.
     if (!(expiresAt > Date.now()) || Number.isNaN(createdAt)) return undefined;
     const record: SessionRecord = { data, createdAt, expiresAt };
@@ -291,12 +288,20 @@ function commandOf(client: NodeRedisClient | NodeRedisCluster | IoRedisClient): 
   );
 }
 
-/** A hash reply as a flat [field, value, field, value, …] list, whether it came as an array (RESP2) or a map (RESP3). */
-function flatPairsOf(reply: unknown): readonly unknown[] {
-  if (reply === null || reply === undefined) return [];
-  if (Array.isArray(reply)) return reply;
-  if (reply instanceof Map) return [...reply].flat();
-  return Object.entries(reply as Record<string, unknown>).flat();
+/**
+ * Calls `visit` for each field of a hash reply, whatever shape the client gave it: a flat array
+ * (RESP2), a Map, or an object (RESP3, as node-redis 6 decodes it by default).
+ */
+function forEachField(reply: unknown, visit: (field: string, value: string) => void): void {
+  if (reply === null || reply === undefined) return;
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) visit(String(reply[i]), String(reply[i + 1]));
+  } else if (reply instanceof Map) {
+    for (const [field, value] of reply) visit(String(field), String(value));
+  } else {
+    const object = reply as Record<string, unknown>;
+    for (const field in object) visit(field, String(object[field]));
+  }
 }
 
 /** An array reply as strings (nil elements as ''). */
