@@ -72,6 +72,7 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   readonly #settings: Settings;
   readonly #cookie: SessionCookie;
   readonly #guard: StoreGuard;
+  readonly #inProcess: boolean;
   readonly #owner: SessionOwner;
   /** IDs destroyed lately, by time: only kept for stores without `patch`. */
   readonly #destroyed = new Map<string, number>();
@@ -85,6 +86,8 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     else this.#server = this.store;
     this.#cookie = new SessionCookie(this.#settings.cookie);
     this.#guard = new StoreGuard(this.#settings.storeTimeout);
+    // Exactly our MemoryStore (a subclass may do anything in its methods): see #storeCall.
+    this.#inProcess = this.#server !== undefined && Object.getPrototypeOf(this.#server) === MemoryStore.prototype;
     this.#owner = {
       regenerate: (state) => this.#regenerate(state),
       destroy: (state) => this.#destroy(state),
@@ -136,7 +139,12 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
           continue;
         }
         const server = this.#server!;
-        const record = await this.#storeCall('loading', () => server.get(id));
+        let record: SessionRecord | undefined;
+        try {
+          record = await this.#storeCall(() => server.get(id));
+        } catch (error) {
+          throw storeFailure('loading', error);
+        }
         state = record && this.#loaded(id, record, Date.now());
         if (state !== undefined) {
           if (tracing) debug('session %s: loaded', shortId(id));
@@ -268,8 +276,12 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
       const id = state.id!;
       const record: SessionRecord = { data: texts, createdAt: state.createdAt, expiresAt, userId: state.userId };
       if (tracing) debug('session %s: stored', shortId(id));
-      // An insert the visitor was told failed (storeTimeout) must not turn up later.
-      await this.#storeCall('saving', () => server.set(id, record), () => void server.delete(id).catch(() => {}));
+      try {
+        // An insert the visitor was told failed (storeTimeout) must not turn up later.
+        await this.#storeCall(() => server.set(id, record), () => void server.delete(id).catch(() => {}));
+      } catch (error) {
+        throw storeFailure('saving', error);
+      }
       this.#saved(state, texts, expiresAt);
       return;
     }
@@ -281,7 +293,11 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     if (diff === undefined && !userChanged) {
       if (!renew) return;
       if (tracing) debug('session %s: touch', shortId(id));
-      await this.#storeCall('saving', () => server.touch(id, expiresAt));
+      try {
+        await this.#storeCall(() => server.touch(id, expiresAt));
+      } catch (error) {
+        throw storeFailure('saving', error);
+      }
       state.expiresAt = expiresAt;
       return;
     }
@@ -292,10 +308,15 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
       userId: userChanged ? state.userId : undefined,
     };
     if (tracing) debug('session %s: patch %s', shortId(id), [...Object.keys(patch.set), ...patch.remove.map((key) => `-${key}`)].join(' '));
-    const applied = server.patch
-      ? await this.#storeCall('saving', () => server.patch!(id, patch))
-      : // A merge that passed storeTimeout and lands after a logout of this process is undone.
-        await this.#storeCall('saving', () => this.#patchByHand(server, id, patch), () => this.#wasDestroyed(id) && void server.delete(id).catch(() => {}));
+    let applied: boolean;
+    try {
+      applied = server.patch
+        ? await this.#storeCall(() => server.patch!(id, patch))
+        : // A merge that passed storeTimeout and lands after a logout of this process is undone.
+          await this.#storeCall(() => this.#patchByHand(server, id, patch), () => this.#wasDestroyed(id) && void server.delete(id).catch(() => {}));
+    } catch (error) {
+      throw storeFailure('saving', error);
+    }
     if (!applied) {
       state.gone = true;
       debug('session %s: gone from the store (logged out, regenerated or expired meanwhile); this request\'s changes are dropped', shortId(id));
@@ -418,7 +439,11 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
       const merging = this.#merging.get(id);
       if (merging !== undefined) before = Promise.all([before, merging]).then(() => {});
     }
-    const removal = before.then(() => this.#storeCall('removing', () => server.delete(id)));
+    const removal = before.then(() =>
+      this.#storeCall(() => server.delete(id)).catch((error: unknown) => {
+        throw storeFailure('removing', error);
+      }),
+    );
     state.pending = removal.catch(() => {}); // a save waits for it; the error goes to the caller below
     await removal;
   }
@@ -440,10 +465,20 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     return state;
   }
 
-  /** Runs a store call under `storeTimeout`; a failure becomes a `SessionError` the request answers with 503. */
-  #storeCall<R>(what: 'loading' | 'saving' | 'removing', call: () => R | Promise<R>, onLate?: () => void): Promise<R> {
-    return this.#guard.call(call, onLate, (error) => new SessionError(`session store failed while ${what} a session`, 503, { cause: error }));
+  /**
+   * Runs a store call under `storeTimeout`, and answers the store's own promise: its callers turn a
+   * failure into a `SessionError` (503) with `storeFailure`, each around its own `await`, so that no
+   * promise stands between them and the store. Our own MemoryStore, a Map in this process, cannot
+   * hang: its calls go unwatched, which saves a promise and a turn of the microtask queue each.
+   */
+  #storeCall<R>(call: () => Promise<R>, onLate?: () => void): Promise<R> {
+    return this.#inProcess ? call() : this.#guard.call(call, onLate);
   }
+}
+
+/** A failed store call, as the request sees it: 503, with the store's error as the cause. */
+function storeFailure(what: 'loading' | 'saving' | 'removing', error: unknown): SessionError {
+  return new SessionError(`session store failed while ${what} a session`, 503, { cause: error });
 }
 
 function tooLate(): void {

@@ -22,8 +22,6 @@ interface Pending {
   fail: (error: Error) => void;
 }
 
-const same = (error: unknown): unknown => error;
-
 export class StoreGuard {
   readonly #timeout: number;
   readonly #calls = new Set<Pending>();
@@ -34,27 +32,22 @@ export class StoreGuard {
     this.#timeout = timeout;
   }
 
-  /**
-   * Runs `call` and answers its result, or rejects once `timeout` has passed. `fail`, if given,
-   * turns every failure (a throw, a rejection or the timeout) into the error the caller wants,
-   * so that the caller needs no promise of its own around this one: each layer of promises costs
-   * a turn of the microtask queue on every request.
-   */
-  call<R>(call: () => R | Promise<R>, onLate?: () => void, fail: (error: unknown) => unknown = same): Promise<R> {
+  /** Runs `call` and answers its result, or rejects with a `StoreTimeoutError` once `timeout` has passed. */
+  call<R>(call: () => R | Promise<R>, onLate?: () => void): Promise<R> {
     let answer: Promise<R>;
     try {
       answer = Promise.resolve(call());
     } catch (error) {
-      return Promise.reject(fail(error));
+      return Promise.reject(error);
     }
-    if (this.#timeout === Infinity) return fail === same ? answer : answer.then(undefined, (error: unknown) => Promise.reject(fail(error)));
+    if (this.#timeout === Infinity) return answer;
     return new Promise<R>((resolve, reject) => {
       const pending: Pending = {
         deadline: Date.now() + this.#timeout,
         timedOut: false,
         fail: (error: Error) => {
           pending.timedOut = true;
-          reject(fail(error));
+          reject(error);
         },
       };
       this.#calls.add(pending);
@@ -66,7 +59,7 @@ export class StoreGuard {
         },
         (error: unknown) => {
           this.#calls.delete(pending);
-          if (!pending.timedOut) reject(fail(error));
+          reject(error); // ignored if the timeout already rejected
         },
       );
       this.#watchdog ??= setInterval(() => this.#expire(), Math.max(10, Math.min(this.#timeout / 4, 1000))).unref();
