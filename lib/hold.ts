@@ -119,8 +119,9 @@ class SocketHold implements ResponseHold {
     this.#req = req;
     const socket = (res as { socket: Socket | null }).socket;
     if (socket !== null) this.#attach(socket);
-    // A pipelined response gets its socket when the responses before it are done.
-    else res.once('socket', (socket: Socket) => this.#attach(socket));
+    // A pipelined response gets its socket when the responses before it are done. (`on`, not
+    // `once`: a response is given a socket only once, and `once` would wrap the listener for nothing.)
+    else res.on('socket', (socket: Socket) => this.#attach(socket));
   }
 
   #attach(socket: Socket): void {
