@@ -1,7 +1,7 @@
 // The benchmark harness: `npm run bench` (builds first), or `node bench/run.js [flags]`.
 //
 //   --smoke              one short round of everything (for CI: it keeps the harness from rotting)
-//   --only=LIST          some of: http, heap, prune, parse, seal (comma-separated)
+//   --only=LIST          some of: http, heap, prune, parse, seal, redis (comma-separated)
 //   --duration=SECONDS   timed load per variant and round (default 5; env BENCH_DURATION)
 //   --rounds=N           interleaved rounds (default 3; env BENCH_ROUNDS)
 //   --warmup=SECONDS     load before each timed run, not measured (default 1)
@@ -28,9 +28,10 @@ import { infoOf, SCENARIOS, variantNames } from './http/variants.js';
 import { runPrune, pruneMarkdown } from './prune.js';
 import { parseMarkdown } from './parse.js';
 import { sealMarkdown } from './seal.js';
+import { redisClientMarkdown } from './redis-client.js';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
-const SECTIONS = ['http', 'heap', 'prune', 'parse', 'seal'];
+const SECTIONS = ['http', 'heap', 'prune', 'parse', 'seal', 'redis'];
 
 function parseFlags(argv) {
   const flags = {};
@@ -117,6 +118,11 @@ if (only.includes('seal')) {
   log('seal: CookieStore vs iron-session vs cookie-session');
   results.seal = await runChild(here('./seal.js'), smoke ? ['--smoke'] : [], { what: 'seal' });
 }
+if (only.includes('redis')) {
+  log('redis: node-redis CPU per command, with and without its default command timeout');
+  results.redis = await runChild(here('./redis-client.js'), smoke ? ['--smoke'] : [], { what: 'redis' });
+  if (results.redis.skipped && process.env.CI === 'true') throw new Error(`redis client benchmark: ${results.redis.skipped}, and CI=true`);
+}
 if (only.includes('heap')) {
   log(`heap: bytes per session over ${fmt(settings.heapN)} sessions`);
   results.heap = [];
@@ -181,6 +187,12 @@ function render() {
       'timer period of `monitorEventLoopDelay`.', '', pruneMarkdown(results.prune), '');
   }
   if (results.parse) parts.push('## Cookie header parsing', '', parseMarkdown(results.parse), '');
+  if (results.redis) {
+    parts.push('## node-redis: the default command timeout', '', 'Node CPU per `HGETALL` of a small session hash, 10 in ' +
+      'flight. node-redis 5 and later arm an `AbortSignal.timeout()` for every command (5 s by default); plain-session ' +
+      'has its own `storeTimeout`, so its client can go without: `createClient({ commandOptions: { timeout: 0 } })`. ' +
+      'Both Redis variants of the HTTP benchmark use that setting.', '', redisClientMarkdown(results.redis), '');
+  }
   if (results.seal) {
     parts.push('## Sealing', '', 'One seal + unseal of `{ views: 1 }`. cookie-session is replicated with `keygrip` ' +
       '(base64 JSON, HMAC-SHA1 signature), the way `cookies` signs it; it does not encrypt.', '', sealMarkdown(results.seal), '');

@@ -66,7 +66,11 @@ export function encodeData(data: Record<string, unknown>): StoredData {
  * and the texts after the change. `undefined` when nothing changed.
  */
 export function diffData(base: StoredData, data: Record<string, unknown>): { set: StoredData; remove: string[]; texts: StoredData } | undefined {
-  const texts = encodeData(data);
+  return diffTexts(base, encodeData(data));
+}
+
+/** The same as `diffData`, for data already encoded as `texts`. */
+export function diffTexts(base: StoredData, texts: StoredData): { set: StoredData; remove: string[]; texts: StoredData } | undefined {
   let set: StoredData | undefined;
   for (const key in texts) {
     if (texts[key] !== base[key]) (set ??= emptyTexts())[key] = texts[key]!;

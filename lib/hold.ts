@@ -88,12 +88,18 @@ class SocketGate {
   release(): void {
     if (this.#holders === 0 || --this.#holders > 0) return;
     const queue = this.#queue;
+    if (queue.length === 0) return;
     this.#queue = [];
+    // Corked, the held writes (usually the head and the body) leave in one `writev`, as they would
+    // have from Node's own `end()`, which corks the socket the same way: one system call, not two.
+    const socket = this.#socket;
+    socket.cork();
     for (const [call, args] of queue) {
-      if (this.#socket.destroyed) return; // the client left: nothing to deliver
+      if (socket.destroyed) break; // the client left: nothing to deliver
       if (call === this.#write) this.written++;
-      call.apply(this.#socket, args);
+      call.apply(socket, args);
     }
+    socket.uncork();
   }
 
   /** Drops what is held; writes `answer` if given and closes the connection, else destroys it. */
@@ -123,8 +129,9 @@ class SocketHold implements ResponseHold {
     this.#req = req;
     const socket = (res as { socket: Socket | null }).socket;
     if (socket !== null) this.#attach(socket);
-    // A pipelined response gets its socket when the responses before it are done.
-    else res.once('socket', (socket: Socket) => this.#attach(socket));
+    // A pipelined response gets its socket when the responses before it are done. (`on`, not
+    // `once`: a response is given a socket only once, and `once` would wrap the listener for nothing.)
+    else res.on('socket', (socket: Socket) => this.#attach(socket));
   }
 
   #attach(socket: Socket): void {

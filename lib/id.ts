@@ -6,6 +6,7 @@
  * them as base64url, so an ID is 43 characters of `A-Z a-z 0-9 - _` and is safe in a cookie as is.
  * Never use a user's ID, a counter or `Math.random()` as a session ID: they can be guessed.
  */
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 
 const ID_BYTES = 32;
@@ -36,22 +37,28 @@ export function generateId(): string {
  */
 export function isWellFormedId(value: string): boolean {
   if (value.length !== ID_LENGTH) return false;
-  for (let i = 0; i < ID_LENGTH; i++) {
+  for (let i = 0; i < ID_LENGTH - 1; i++) {
     const c = value.charCodeAt(i);
-    const ok =
-      (c >= 0x41 && c <= 0x5a) || // A-Z
-      (c >= 0x61 && c <= 0x7a) || // a-z
-      (c >= 0x30 && c <= 0x39) || // 0-9
-      c === 0x2d || // -
-      c === 0x5f; //   _
-    if (!ok) return false;
+    if (c > 0x7f || BASE64URL_CHAR[c] === 0) return false;
   }
   // 43 base64url characters carry 258 bits; the last character must leave the 2 spare bits zero,
   // or two different strings would decode to the same ID.
-  return (BASE64URL.indexOf(value[ID_LENGTH - 1]!) & 0b11) === 0;
+  const last = value.charCodeAt(ID_LENGTH - 1);
+  return last <= 0x7f && BASE64URL_CHAR[last] === 2;
 }
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/**
+ * By ASCII code: 0 for a character that is not base64url, 1 for one that is, 2 for one whose value
+ * has its low 2 bits zero (the only ones allowed last). A table lookup per character is about three
+ * times faster than comparing ranges, and this runs on every request that carries a cookie.
+ */
+const BASE64URL_CHAR = new Uint8Array(128);
+for (let i = 0; i < BASE64URL.length; i++) BASE64URL_CHAR[BASE64URL.charCodeAt(i)] = (i & 0b11) === 0 ? 2 : 1;
+
+// `crypto.hash()` (Node 20.12 and later) hashes a short string about four times faster than a Hash
+// object: a database store hashes the ID on every request.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
 
 /**
  * The key a database store files a session under: SHA-256 of the ID, in base64url. A leaked
@@ -59,5 +66,5 @@ const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
  * (OWASP: "Session ID ... stored ... hashed" in the cheat sheet's storage advice; scs does the same).
  */
 export function hashId(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
+  return oneShotHash !== undefined ? oneShotHash('sha256', id, 'base64url') : createHash('sha256').update(id).digest('base64url');
 }

@@ -7,7 +7,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { findCookies, stringifySetCookie, type SetCookieOptions } from './cookie.js';
-import { debug } from './debug.js';
+import { debug, tracing } from './debug.js';
 import type { AnyRequest, AnyResponse, CookieSettings } from './options.js';
 
 /** Browsers promise to keep a cookie of at least 4096 bytes, name and attributes included (RFC 6265 §6.1). */
@@ -54,7 +54,7 @@ export class SessionCookie {
           'Keep less in the session, or use a server-side store (MemoryStore or a database store).',
       );
     }
-    debug('cookie %s set (%d bytes)', this.settings.name, header.length);
+    if (tracing) debug('cookie %s set (%d bytes)', this.settings.name, header.length);
     return header;
   }
 

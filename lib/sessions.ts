@@ -20,7 +20,7 @@
  * after a login can never overwrite the browser's new cookie with the old one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeData, diffData, emptyTexts, encodeData, hasContent, applyPatch } from './data.js';
+import { decodeData, diffData, diffTexts, emptyTexts, encodeData, hasContent, applyPatch } from './data.js';
 import { debug, shortId, tracing } from './debug.js';
 import { generateId, isWellFormedId } from './id.js';
 import { resolveOptions, SessionError, type AnyRequest, type AnyResponse, type SessionsOptions, type Settings } from './options.js';
@@ -72,6 +72,7 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   readonly #settings: Settings;
   readonly #cookie: SessionCookie;
   readonly #guard: StoreGuard;
+  readonly #inProcess: boolean;
   readonly #owner: SessionOwner;
   /** IDs destroyed lately, by time: only kept for stores without `patch`. */
   readonly #destroyed = new Map<string, number>();
@@ -85,6 +86,8 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     else this.#server = this.store;
     this.#cookie = new SessionCookie(this.#settings.cookie);
     this.#guard = new StoreGuard(this.#settings.storeTimeout);
+    // Exactly our MemoryStore (a subclass may do anything in its methods): see #storeCall.
+    this.#inProcess = this.#server !== undefined && Object.getPrototypeOf(this.#server) === MemoryStore.prototype;
     this.#owner = {
       regenerate: (state) => this.#regenerate(state),
       destroy: (state) => this.#destroy(state),
@@ -123,7 +126,34 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
    * unknown or expired cookie gives a new session, never an error.
    */
   async load(req: AnyRequest): Promise<Session<T>> {
-    const state = await this.#open(req);
+    const values = this.#cookie.read(req);
+    let state: SessionState | undefined;
+    if (this.#sealer !== undefined) {
+      if (values.length > 0) state = this.#openSealed(values, this.#sealer);
+    } else {
+      // Each well-formed ID in turn, until one names a live session (see SessionCookie.read). The
+      // loop is here rather than in a helper of its own: one async function fewer on every request.
+      for (const id of values) {
+        if (!isWellFormedId(id)) {
+          debug('cookie %s: not a well-formed session ID; rejected without a store lookup', this.#cookie.name);
+          continue;
+        }
+        const server = this.#server!;
+        let record: SessionRecord | undefined;
+        try {
+          record = await this.#storeCall(() => server.get(id));
+        } catch (error) {
+          throw storeFailure('loading', error);
+        }
+        state = record && this.#loaded(id, record, Date.now());
+        if (state !== undefined) {
+          if (tracing) debug('session %s: loaded', shortId(id));
+          break;
+        }
+        debug('session %s: unknown or expired; not adopted', shortId(id));
+      }
+    }
+    state ??= freshState(this, true); // no cookie, or one naming nothing: left alone (see #destroy)
     const session = new Session<T>(state, this.#owner);
     (req as IncomingMessage).session = session as unknown as Session<Record<string, unknown>>;
     return session;
@@ -163,8 +193,15 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
    * is gone from the store meanwhile (destroyed, regenerated, expired elsewhere) stays gone, and
    * this request's changes are dropped. Rejects with a `SessionError` (503) when the store fails.
    */
-  async save(session: Session<T>): Promise<void> {
-    const state = this.#stateOf(session, 'sessions.save(session)');
+  save(session: Session<T>): Promise<void> {
+    // Not `async`: the promise of #save is handed on as it is, one turn of the microtask queue
+    // fewer on every request. A misused argument still rejects rather than throws.
+    let state: SessionState;
+    try {
+      state = this.#stateOf(session, 'sessions.save(session)');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#sealer === undefined ? this.#save(state, this.#server!) : this.#checkSealed(state);
   }
 
@@ -173,12 +210,16 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
    * Call it before `res.end()` when you do not use `wrap`. Rejects when the store fails, and
    * throws a `RangeError` when a sealed cookie would pass 4096 bytes.
    */
-  async commit(session: Session<T>, res: AnyResponse): Promise<void> {
+  commit(session: Session<T>, res: AnyResponse): Promise<void> {
     if (!res.headersSent) {
-      const line = this.cookieHeader(session, (res as { req: AnyRequest }).req);
-      if (line !== undefined) appendSetCookie(res, line);
+      try {
+        const line = this.cookieHeader(session, (res as { req: AnyRequest }).req);
+        if (line !== undefined) appendSetCookie(res, line);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
-    await this.save(session);
+    return this.save(session);
   }
 
   /** Stops the timers and closes the store, so the process can exit. */
@@ -188,13 +229,6 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   }
 
   // --- Loading -------------------------------------------------------------------------------
-
-  async #open(req: AnyRequest): Promise<SessionState> {
-    const values = this.#cookie.read(req);
-    if (values.length === 0) return freshState(this, true);
-    const state = this.#sealer !== undefined ? this.#openSealed(values, this.#sealer) : await this.#openStored(values, this.#server!);
-    return state ?? freshState(this, true); // a cookie naming nothing is left alone: see #destroy
-  }
 
   #openSealed(values: string[], sealer: SealingStore): SessionState | undefined {
     const now = Date.now();
@@ -208,23 +242,6 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
       }
     }
     debug('cookie %s: sealed session rejected (tampered, old key, other cookie, or expired); new session', this.#cookie.name);
-    return undefined;
-  }
-
-  async #openStored(values: string[], server: Store): Promise<SessionState | undefined> {
-    for (const id of values) {
-      if (!isWellFormedId(id)) {
-        debug('cookie %s: not a well-formed session ID; rejected without a store lookup', this.#cookie.name);
-        continue;
-      }
-      const record = await this.#storeCall('loading', () => server.get(id));
-      const state = record && this.#loaded(id, record, Date.now());
-      if (state !== undefined) {
-        if (tracing) debug('session %s: loaded', shortId(id));
-        return state;
-      }
-      debug('session %s: unknown or expired; not adopted', shortId(id));
-    }
     return undefined;
   }
 
@@ -247,7 +264,7 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   // --- Saving ----------------------------------------------------------------------------------
 
   async #save(state: SessionState, server: Store): Promise<void> {
-    await state.pending; // the old ID must be gone before anything is written (regenerate, destroy)
+    if (state.pending !== undefined) await state.pending; // the old ID must be gone before anything is written (regenerate, destroy)
     if (state.gone) return;
     const now = Date.now();
     const expiresAt = this.#expiry(state, now);
@@ -259,8 +276,12 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
       const id = state.id!;
       const record: SessionRecord = { data: texts, createdAt: state.createdAt, expiresAt, userId: state.userId };
       if (tracing) debug('session %s: stored', shortId(id));
-      // An insert the visitor was told failed (storeTimeout) must not turn up later.
-      await this.#storeCall('saving', () => server.set(id, record), () => void server.delete(id).catch(() => {}));
+      try {
+        // An insert the visitor was told failed (storeTimeout) must not turn up later.
+        await this.#storeCall(() => server.set(id, record), () => void server.delete(id).catch(() => {}));
+      } catch (error) {
+        throw storeFailure('saving', error);
+      }
       this.#saved(state, texts, expiresAt);
       return;
     }
@@ -272,7 +293,11 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     if (diff === undefined && !userChanged) {
       if (!renew) return;
       if (tracing) debug('session %s: touch', shortId(id));
-      await this.#storeCall('saving', () => server.touch(id, expiresAt));
+      try {
+        await this.#storeCall(() => server.touch(id, expiresAt));
+      } catch (error) {
+        throw storeFailure('saving', error);
+      }
       state.expiresAt = expiresAt;
       return;
     }
@@ -284,10 +309,15 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
       userId: userChanged ? state.userId : undefined,
     };
     if (tracing) debug('session %s: patch %s', shortId(id), [...Object.keys(patch.set), ...patch.remove.map((key) => `-${key}`)].join(' '));
-    const applied = server.patch
-      ? await this.#storeCall('saving', () => server.patch!(id, patch))
-      : // A merge that passed storeTimeout and lands after a logout of this process is undone.
-        await this.#storeCall('saving', () => this.#patchByHand(server, id, patch), () => this.#wasDestroyed(id) && void server.delete(id).catch(() => {}));
+    let applied: boolean;
+    try {
+      applied = server.patch
+        ? await this.#storeCall(() => server.patch!(id, patch))
+        : // A merge that passed storeTimeout and lands after a logout of this process is undone.
+          await this.#storeCall(() => this.#patchByHand(server, id, patch), () => this.#wasDestroyed(id) && void server.delete(id).catch(() => {}));
+    } catch (error) {
+      throw storeFailure('saving', error);
+    }
     if (!applied) {
       state.gone = true;
       debug('session %s: gone from the store (logged out, regenerated or expired meanwhile); this request\'s changes are dropped', shortId(id));
@@ -356,7 +386,7 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     const texts = encodeData(state.data);
     const now = Date.now();
     const expiresAt = this.#expiry(state, now);
-    const changed = state.base === undefined || diffData(state.base, state.data) !== undefined || state.userId !== state.baseUserId;
+    const changed = state.base === undefined || diffTexts(state.base, texts) !== undefined || state.userId !== state.baseUserId;
     if (!changed && !state.cookieStale && expiresAt - state.expiresAt < this.#settings.renewStep) return undefined;
     state.id ??= generateId();
     const record: SessionRecord = { data: texts, createdAt: state.createdAt, expiresAt, userId: state.userId };
@@ -410,7 +440,11 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
       const merging = this.#merging.get(id);
       if (merging !== undefined) before = Promise.all([before, merging]).then(() => {});
     }
-    const removal = before.then(() => this.#storeCall('removing', () => server.delete(id)));
+    const removal = before.then(() =>
+      this.#storeCall(() => server.delete(id)).catch((error: unknown) => {
+        throw storeFailure('removing', error);
+      }),
+    );
     state.pending = removal.catch(() => {}); // a save waits for it; the error goes to the caller below
     await removal;
   }
@@ -432,14 +466,20 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     return state;
   }
 
-  /** Runs a store call under `storeTimeout`; a failure becomes a `SessionError` the request answers with 503. */
-  async #storeCall<R>(what: 'loading' | 'saving' | 'removing', call: () => R | Promise<R>, onLate?: () => void): Promise<R> {
-    try {
-      return await this.#guard.call(call, onLate);
-    } catch (error) {
-      throw new SessionError(`session store failed while ${what} a session`, 503, { cause: error });
-    }
+  /**
+   * Runs a store call under `storeTimeout`, and answers the store's own promise: its callers turn a
+   * failure into a `SessionError` (503) with `storeFailure`, each around its own `await`, so that no
+   * promise stands between them and the store. Our own MemoryStore, a Map in this process, cannot
+   * hang: its calls go unwatched, which saves a promise and a turn of the microtask queue each.
+   */
+  #storeCall<R>(call: () => Promise<R>, onLate?: () => void): Promise<R> {
+    return this.#inProcess ? call() : this.#guard.call(call, onLate);
   }
+}
+
+/** A failed store call, as the request sees it: 503, with the store's error as the cause. */
+function storeFailure(what: 'loading' | 'saving' | 'removing', error: unknown): SessionError {
+  return new SessionError(`session store failed while ${what} a session`, 503, { cause: error });
 }
 
 function tooLate(): void {

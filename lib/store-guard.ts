@@ -16,9 +16,15 @@ export class StoreTimeoutError extends Error {
   }
 }
 
+interface Pending {
+  deadline: number;
+  timedOut: boolean;
+  fail: (error: Error) => void;
+}
+
 export class StoreGuard {
   readonly #timeout: number;
-  readonly #calls = new Set<{ deadline: number; fail: (error: Error) => void }>();
+  readonly #calls = new Set<Pending>();
   #watchdog: NodeJS.Timeout | undefined;
 
   /** `timeout` in milliseconds; `Infinity` only turns synchronous throws into rejections. */
@@ -26,6 +32,7 @@ export class StoreGuard {
     this.#timeout = timeout;
   }
 
+  /** Runs `call` and answers its result, or rejects with a `StoreTimeoutError` once `timeout` has passed. */
   call<R>(call: () => R | Promise<R>, onLate?: () => void): Promise<R> {
     let answer: Promise<R>;
     try {
@@ -35,11 +42,11 @@ export class StoreGuard {
     }
     if (this.#timeout === Infinity) return answer;
     return new Promise<R>((resolve, reject) => {
-      let timedOut = false;
-      const pending = {
+      const pending: Pending = {
         deadline: Date.now() + this.#timeout,
+        timedOut: false,
         fail: (error: Error) => {
-          timedOut = true;
+          pending.timedOut = true;
           reject(error);
         },
       };
@@ -47,7 +54,7 @@ export class StoreGuard {
       answer.then(
         (value) => {
           this.#calls.delete(pending);
-          if (timedOut) onLate?.();
+          if (pending.timedOut) onLate?.();
           else resolve(value);
         },
         (error: unknown) => {

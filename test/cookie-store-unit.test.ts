@@ -37,7 +37,7 @@ const fingerprint = (value: string) => hashId(value).slice(0, 12);
 function changeByte(value: string, byteIndex: number): string {
   const bytes = Buffer.from(value.slice(3), 'base64url');
   bytes[byteIndex]! ^= 0x80;
-  return 'v2.' + bytes.toString('base64url');
+  return value.slice(0, 3) + bytes.toString('base64url');
 }
 
 describe('CookieStore: round trip', () => {
@@ -54,6 +54,7 @@ describe('CookieStore: round trip', () => {
     ['a user ID with quotes and a newline', record({ userId: 'a"b\nc' })],
     ['data with newlines and unicode', record({ data: encodeData({ note: 'line 1\nline 2', s: '🍪\n', '\n': '\u2028' }) })],
     ['empty data', record({ data: encodeData({}) })],
+    ['keys and texts beyond ASCII, a key named __proto__, an empty key', record({ data: encodeData({ '🍪': '🍪🍪 é', ['__proto__']: { a: 1 }, '': [], 'ключ': 'значение' }) })],
   ];
   for (const [name, rec] of cases) {
     it(`gives back the ID and record it sealed: ${name}`, () => {
@@ -78,11 +79,16 @@ describe('CookieStore: round trip', () => {
     }
   });
 
-  it('adds exactly 113 bytes to the JSON of the data before base64url (the size the README quotes)', () => {
-    for (const size of [0, 1, 2, 100, 2000]) {
-      const data = encodeData({ x: 'x'.repeat(size) });
+  it('adds 113 bytes, and a few per key, to the JSON of the data before base64url (the size the README quotes)', () => {
+    // Each key costs its JSON, two commas and its text's length in digits, where the JSON of the
+    // data spends a colon and a comma (or brace): the same, give or take the digits beyond one.
+    for (const texts of [{}, { x: '' }, { x: 'x' }, { x: 'x'.repeat(100) }, { x: 'x'.repeat(2000) }, { cart: '[1,2]', theme: '"dark"' }]) {
+      const data = encodeData(Object.fromEntries(Object.entries(texts).map(([key, text]) => [key, text === '' ? null : text])));
+      const perKey = Object.entries(data).reduce((sum, [key, text]) => sum + JSON.stringify(key).length + 2 + String(text.length).length + text.length, 0);
       const value = store.seal(generateId(), record({ data }), 'sid');
-      assert.equal(value.length, 3 + Math.ceil(((joinTexts(data).length + 113) * 4) / 3));
+      assert.equal(value.length, 3 + Math.ceil(((113 + perKey) * 4) / 3));
+      const json = joinTexts(data).length - 2; // without the braces, which the seal does not write
+      assert.ok(perKey <= json + 5 * Object.keys(data).length, `${perKey} bytes for ${json} bytes of JSON`);
     }
   });
 
@@ -147,7 +153,7 @@ describe('CookieStore: rejections', () => {
     ['garbage', 'not a cookie', 'malformed'],
     ['a bare session ID', generateId(), 'malformed'],
     ['an empty value', '', 'malformed'],
-    ['a future format', 'v3.' + good.slice(3), 'version'],
+    ['a future format', 'v4.' + good.slice(3), 'version'],
     ['another secret', new CookieStore({ secret: B }).seal(generateId(), record(), 'sid'), 'key'],
     ['a changed ciphertext byte', changeByte(good, 40), 'tampered'],
     ['a changed tag byte', changeByte(good, Buffer.from(good.slice(3), 'base64url').length - 1), 'tampered'],
@@ -170,7 +176,7 @@ describe('CookieStore: rejections', () => {
 
   it('works without onReject', () => {
     const quiet = new CookieStore({ secret: A });
-    assert.equal(quiet.unseal('v3.whatever', NOW, 'sid'), undefined);
+    assert.equal(quiet.unseal('v4.whatever', NOW, 'sid'), undefined);
     assert.equal(quiet.unseal(changeByte(good, 40), NOW, 'sid'), undefined);
   });
 
@@ -243,24 +249,32 @@ describe('CookieStore: each seal is bound to its cookie name', () => {
     assert.deepEqual(rejected, [['tampered', fingerprint(shop)]]);
   });
 
-  it('a cookie sealed before the binding (format v1) still opens, and is marked for resealing', () => {
-    // What v1 wrote: the same keys and layout, without the cookie name as additional data.
+  it('cookies of the older formats (v1, v2) still open, and are marked for resealing', () => {
+    // What v1 and v2 wrote: the same keys; the data as one JSON object after the header line; the
+    // cookie name as additional data in v2, nothing in v1.
     const id = generateId();
-    const rec = record();
-    const plaintext = JSON.stringify([id, rec.createdAt, rec.expiresAt, null]) + '\n' + joinTexts(rec.data);
+    const rec = record({ userId: 'user-7', data: encodeData({ cart: [{ sku: 'tea', qty: 2 }], '': 0, '\n': '\u2028' }) });
+    const plaintext = JSON.stringify([id, rec.createdAt, rec.expiresAt, 'user-7']) + '\n' + joinTexts(rec.data);
     const keyId = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key id', 4));
     const key = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key', 32));
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
-    const body = cipher.update(plaintext, 'utf8');
-    cipher.final();
-    const v1 = 'v1.' + Buffer.concat([keyId, iv, body, cipher.getAuthTag()]).toString('base64url');
-    assert.deepEqual(store.unseal(v1, NOW, 'sid'), { id, record: rec, stale: true });
-    // Resealed, it is bound to its name; and a v2 seal relabelled v1 does not open (no downgrade).
+    const older = (prefix: string, aad: string | undefined) => {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+      if (aad !== undefined) cipher.setAAD(Buffer.from(aad));
+      const body = cipher.update(plaintext, 'utf8');
+      cipher.final();
+      return prefix + Buffer.concat([keyId, iv, body, cipher.getAuthTag()]).toString('base64url');
+    };
+    assert.deepEqual(store.unseal(older('v1.', undefined), NOW, 'sid'), { id, record: rec, stale: true });
+    assert.deepEqual(store.unseal(older('v2.', 'sid'), NOW, 'sid'), { id, record: rec, stale: true });
+    assert.equal(store.unseal(older('v2.', 'sid'), NOW, 'other'), undefined, 'v2 binds the cookie name');
+    // Resealed, it is v3, bound to its name; relabelled as an older version it does not open.
     const resealed = store.seal(id, rec, 'sid');
-    assert.equal(store.unseal(resealed, NOW, 'sid')?.stale, false);
+    assert.match(resealed, /^v3\./);
+    assert.deepEqual(store.unseal(resealed, NOW, 'sid'), { id, record: rec, stale: false });
     assert.equal(store.unseal(resealed, NOW, 'other'), undefined);
     assert.equal(store.unseal('v1.' + resealed.slice(3), NOW, 'sid'), undefined);
+    assert.equal(store.unseal('v2.' + resealed.slice(3), NOW, 'sid'), undefined);
   });
 });
 

@@ -53,7 +53,7 @@ describe('CookieStore through a real server', () => {
     const reply = await client.get('/add?item=very-secret-item-name');
     const line = reply.setCookies.join('\n');
     const value = cookieValue(reply.setCookies, 'sid')!;
-    assert.match(value, /^v2\.[A-Za-z0-9_-]+$/, 'versioned and URL-safe');
+    assert.match(value, /^v3\.[A-Za-z0-9_-]+$/, 'versioned and URL-safe');
     for (const needle of ['very-secret', 'cart', Buffer.from('very-secret').toString('base64'), Buffer.from('cart').toString('base64url')]) {
       assert.equal(line.includes(needle), false, needle);
     }
@@ -81,7 +81,7 @@ describe('CookieStore through a real server', () => {
         else {
           const copy = Buffer.from(raw);
           copy[bit >> 3]! ^= 1 << (bit & 7);
-          mutated = `v2.${copy.toString('base64url')}`;
+          mutated = `${good.slice(0, 3)}${copy.toString('base64url')}`;
         }
         const reply = await probe.request('/', { headers: { cookie: `sid=${mutated}` } });
         requests++;
@@ -93,6 +93,32 @@ describe('CookieStore through a real server', () => {
     assert.equal(accepted, 0);
     assert.ok(rejected.length >= requests - 1, 'onReject heard about the rejected cookies');
     console.log(`# cookie store over HTTP: ${requests} mutated cookies, ${accepted} accepted`);
+  });
+
+  test('a read that changes nothing and moves no expiry seals nothing and sends no cookie', async () => {
+    const store = new CookieStore({ secret: secret() });
+    let seals = 0;
+    const seal = store.seal.bind(store);
+    store.seal = (...args) => (seals++, seal(...args));
+    const { client } = await app(store, { idleTimeout: 60 * 60_000 }); // renews by steps of a minute
+    await client.get('/add?item=tea');
+    assert.equal(seals, 1);
+    for (let i = 0; i < 5; i++) {
+      const read = await client.get('/');
+      assert.deepEqual(JSON.parse(read.body).data, { cart: ['tea'] });
+      assert.deepEqual(read.setCookies, [], 'no Set-Cookie on a read');
+    }
+    assert.equal(seals, 1, 'five reads sealed nothing');
+    // A change seals once; so does a read once the expiry has moved by a renewal step.
+    assert.equal((await client.get('/add?item=jam')).setCookies.length, 1);
+    assert.equal(seals, 2);
+    const { id, record } = store.unseal(client.jar.get('sid')!, Date.now(), 'sid')!;
+    client.jar.set('sid', seal(id, { ...record, expiresAt: Date.now() + 58 * 60_000 }, 'sid')); // two minutes old
+    const renewed = await client.get('/');
+    assert.equal(renewed.setCookies.length, 1, 'resealed with the new expiry');
+    assert.equal(seals, 3);
+    assert.deepEqual((await client.get('/')).setCookies, []);
+    assert.equal(seals, 3);
   });
 
   test('key rotation: the new key seals, old keys open, and an old cookie is resealed on that response', async () => {

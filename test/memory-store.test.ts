@@ -112,6 +112,39 @@ describe('MemoryStore', () => {
     }
   });
 
+  test('after a flood is pruned, the sessions left keep their data, times and users', async () => {
+    // The store keeps sessions by slot and renumbers the slots once most are free: nothing of the
+    // sessions left may move with them but their place in memory.
+    const store = new MemoryStore({ pruneInterval: 0, maxSessions: 10_000 });
+    const now = Date.now();
+    const past = now - 1;
+    const keep = Array.from({ length: 50 }, generateId);
+    for (const [i, id] of keep.entries()) {
+      await store.set(id, { data: encodeData({ n: i, note: `session ${i}` }), createdAt: now - i, expiresAt: now + 60_000 + i, userId: i % 2 ? `user-${i % 5}` : undefined });
+      for (let k = 0; k < 80; k++) await store.set(generateId(), record(past)); // the flood, already expired
+    }
+    assert.equal(store.size, 50 * 81);
+    assert.equal(await store.prune(), 50 * 80);
+    assert.equal(store.size, 50);
+    for (const [i, id] of keep.entries()) {
+      const got = await store.get(id);
+      assert.deepEqual(decodeData(got!.data), { n: i, note: `session ${i}` });
+      assert.equal(got!.createdAt, now - i);
+      assert.equal(got!.expiresAt, now + 60_000 + i);
+      assert.equal(got!.userId, i % 2 ? `user-${i % 5}` : undefined);
+    }
+    assert.deepEqual((await store.idsOfUser('user-1')).sort(), keep.filter((_, i) => i % 2 && i % 5 === 1).sort());
+    assert.ok(await store.patch(keep[3]!, { set: encodeData({ n: 'patched' }), remove: ['note'], userId: 'user-9' }));
+    assert.deepEqual(decodeData((await store.get(keep[3]!))!.data), { n: 'patched' });
+    assert.deepEqual(await store.idsOfUser('user-9'), [keep[3]]);
+    assert.equal(await store.deleteUser('user-3'), keep.filter((_, i) => i % 2 && i % 5 === 3).length - 1); // keep[3] moved to user-9
+    // New sessions after the renumbering get slots of their own, and nobody else's data.
+    const fresh = generateId();
+    await store.set(fresh, { data: encodeData({ fresh: true }), createdAt: now, expiresAt: now + 60_000 });
+    assert.deepEqual(decodeData((await store.get(fresh))!.data), { fresh: true });
+    assert.deepEqual(decodeData((await store.get(keep[0]!))!.data), { n: 0, note: 'session 0' });
+  });
+
   test('a prune of many expired sessions yields to the event loop', async () => {
     const store = new MemoryStore({ pruneInterval: 0 });
     const past = Date.now() - 1;

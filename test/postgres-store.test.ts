@@ -152,7 +152,7 @@ if (url) {
       const table = uniqueName('sessions');
       tables.push(table);
       const seen: string[] = [];
-      const watched: PostgresClient = { query: (text, params) => (seen.push(text), pool.query(text, params)) };
+      const watched: PostgresClient = { query: (text, params) => (seen.push(typeof text === 'string' ? text : text.text), pool.query(text, params)) };
       const store = new PostgresStore(watched, { table, pruneInterval: 0, createTable: false });
       t.after(() => store.close());
       await assert.rejects(store.get(generateId()), /does not exist/, 'without the table, the store says so');
@@ -181,6 +181,117 @@ if (url) {
       const migrated = await store.get(id);
       assert.deepEqual(decodeData(migrated!.data), { cart: ['apple'], n: 2, ok: true, note: null });
       assert.equal(migrated!.userId, 'u1');
+    });
+
+    test('every query is a named prepared statement, prepared once per connection', async (t) => {
+      const { Client } = requireDriver('pg') as { Client: new (options: { connectionString: string }) => Pool & { connect(): Promise<void> } };
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      t.after(() => client.end());
+      const table = uniqueName('sessions');
+      tables.push(table);
+      const store = new PostgresStore(client, { table, pruneInterval: 0 });
+      t.after(() => store.close());
+      const id = generateId();
+      for (let i = 0; i < 3; i++) {
+        await store.set(id, record());
+        await store.get(id);
+        await store.patch(id, { set: encodeData({ n: i }), remove: [] });
+        await store.touch(id, Date.now() + HOUR);
+      }
+      await store.idsOfUser('u');
+      await store.deleteUser('u');
+      await store.prune();
+      await store.delete(id);
+      const { rows } = await client.query('SELECT name FROM pg_prepared_statements WHERE name LIKE $1', [`%${table}`]);
+      const names = (rows as { name: string }[]).map((row) => row.name).sort();
+      assert.deepEqual(names, ['delete', 'deleteUser', 'get', 'ids', 'patch', 'prune', 'set', 'touch'].map((name) => `ps_${name}_${table}`).sort());
+      for (const name of names) assert.ok(Buffer.byteLength(name) <= 63, `${name} fits PostgreSQL's 63 bytes`);
+      // The longest table name we accept still gives eight distinct names within 63 bytes.
+      const longest = 'x'.repeat(48);
+      tables.push(longest);
+      const long = new PostgresStore(client, { table: longest, pruneInterval: 0 });
+      t.after(() => long.close());
+      await long.set(id, record());
+      await long.patch(id, { set: encodeData({ n: 1 }), remove: [] });
+      await long.deleteUser('u');
+      const prepared = (await client.query('SELECT name FROM pg_prepared_statements WHERE name LIKE $1', [`%${longest}`])).rows;
+      assert.equal(prepared.length, 3);
+    });
+
+    test('preparedStatements: false works with a client that only takes (text, params)', async (t) => {
+      const textOnly: PostgresClient = {
+        query(text, params) {
+          if (typeof text !== 'string') throw new TypeError('this client takes only (text, params)');
+          return pool.query(text, params);
+        },
+      };
+      const table = uniqueName('sessions');
+      tables.push(table);
+      const store = new PostgresStore(textOnly, { table, pruneInterval: 0, preparedStatements: false });
+      t.after(() => store.close());
+      const id = generateId();
+      await store.set(id, record());
+      assert.ok(await store.patch(id, { set: encodeData({ more: 1 }), remove: [] }));
+      assert.deepEqual(decodeData((await store.get(id))!.data), { cart: ['apple'], more: 1 });
+      assert.throws(() => new PostgresStore(pool, { preparedStatements: 'no' as never }), /preparedStatements must be true or false/);
+      // The default sends the prepared form, which such a client refuses: hence the option.
+      const prepared = new PostgresStore(textOnly, { table, pruneInterval: 0 });
+      t.after(() => prepared.close());
+      await assert.rejects(prepared.get(id), /takes only \(text, params\)/);
+    });
+
+    /**
+     * Saves that move no indexed column are HOT updates (heap-only tuples: no index entry written),
+     * as pg_stat_user_tables counts them. One connection does the work, so its statistics can be
+     * flushed before they are read (pg_stat_force_next_flush, PostgreSQL 15).
+     */
+    async function hotUpdates(client: Pool, table: string, work: () => Promise<void>): Promise<{ updates: number; hot: number }> {
+      const read = async () => {
+        await client.query('SELECT pg_stat_force_next_flush()');
+        const { rows } = await client.query('SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = $1', [table]);
+        const row = rows[0] as { n_tup_upd: string; n_tup_hot_upd: string } | undefined;
+        return { updates: Number(row?.n_tup_upd ?? 0), hot: Number(row?.n_tup_hot_upd ?? 0) };
+      };
+      const before = await read();
+      await work();
+      const after = await read();
+      return { updates: after.updates - before.updates, hot: after.hot - before.hot };
+    }
+
+    test('a save that moves no indexed column is a HOT update; one that moves the expiry is not', async (t) => {
+      const { Client } = requireDriver('pg') as { Client: new (options: { connectionString: string }) => Pool & { connect(): Promise<void> } };
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      t.after(() => client.end());
+      const run = async (table: string) => {
+        tables.push(table);
+        const store = new PostgresStore(client, { table, pruneInterval: 0, createTable: false });
+        t.after(() => store.close());
+        // 400 sessions fill several pages; each is then saved three times, as requests would.
+        const ids = Array.from({ length: 400 }, () => generateId());
+        for (const id of ids) await store.set(id, record({ data: encodeData({ views: 1 }) }));
+        const saves = await hotUpdates(client, table, async () => {
+          for (let round = 2; round <= 4; round++) {
+            for (const id of ids) assert.ok(await store.patch(id, { set: encodeData({ views: round }), remove: [] }));
+          }
+        });
+        const renewals = await hotUpdates(client, table, async () => {
+          for (const id of ids.slice(0, 50)) await store.patch(id, { set: encodeData({ views: 5 }), remove: [], expiresAt: Date.now() + 2 * HOUR });
+        });
+        return { saves, renewals };
+      };
+      const table = uniqueName('sessions');
+      await client.query(PostgresStore.schema(table));
+      const { saves, renewals } = await run(table);
+      assert.deepEqual(saves, { updates: 1200, hot: 1200 }, 'every save that keeps the expiry is HOT');
+      assert.deepEqual(renewals, { updates: 50, hot: 0 }, 'a save that moves the (indexed) expiry is not');
+      // Without the free room on each page (fillfactor 100), the first save of a full page is not HOT.
+      const full = uniqueName('sessions');
+      await client.query(PostgresStore.schema(full).replace('fillfactor = 90', 'fillfactor = 100'));
+      const packed = await run(full);
+      assert.equal(packed.saves.updates, 1200);
+      assert.ok(packed.saves.hot < 1200, `fillfactor 100: ${packed.saves.hot} of 1200 saves were HOT`);
     });
 
     test('close leaves the pool open', async () => {

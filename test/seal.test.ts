@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { createSealer, MAX_SEALED_LENGTH, type SealRejection } from '../lib/stores/seal.js';
 
 const A = 'secret-A-0123456789abcdefghijklmnop';
@@ -28,7 +29,7 @@ function outcome(sealer: ReturnType<typeof createSealer>, value: string): SealRe
 function flipByteBit(sealed: string, byteIndex: number): string {
   const bytes = Buffer.from(sealed.slice(3), 'base64url');
   bytes[byteIndex]! ^= 1;
-  return 'v2.' + bytes.toString('base64url');
+  return sealed.slice(0, 3) + bytes.toString('base64url');
 }
 
 function flipBit(value: string, index: number, bit: number): string {
@@ -46,14 +47,14 @@ describe('createSealer: round trip', () => {
   for (const [name, plaintext] of cases) {
     it(`opens what it sealed: ${name}`, () => {
       const sealed = sealer.seal(plaintext, 'sid');
-      assert.deepEqual(sealer.unseal(sealed, 'sid'), { plaintext, keyIndex: 0, legacy: false });
+      assert.deepEqual(sealer.unseal(sealed, 'sid'), { plaintext, keyIndex: 0, version: 3 });
     });
   }
 
-  it('writes v2. and URL-safe base64url, 32 bytes longer than the UTF-8 plaintext', () => {
+  it('writes v3. and URL-safe base64url, 32 bytes longer than the UTF-8 plaintext', () => {
     for (const [, plaintext] of cases) {
       const sealed = sealer.seal(plaintext, 'sid');
-      assert.match(sealed, /^v2\.[A-Za-z0-9_-]+$/);
+      assert.match(sealed, /^v3\.[A-Za-z0-9_-]+$/);
       const bytes = Buffer.byteLength(plaintext) + 4 + 12 + 16;
       assert.equal(sealed.length, 3 + Math.ceil((bytes * 4) / 3));
     }
@@ -142,7 +143,7 @@ describe('createSealer: refuses anything changed', () => {
   it('refuses spellings of the same bytes that are not canonical base64url', () => {
     const sealed = sealer.seal('x', 'sid'); // 33 bytes: a whole number of 4-character groups, then no padding
     const bytes = Buffer.from(sealed.slice(3), 'base64url');
-    const viaBase64 = 'v2.' + bytes.toString('base64'); // may contain + and /
+    const viaBase64 = 'v3.' + bytes.toString('base64'); // may contain + and /
     if (viaBase64 !== sealed) assert.equal(outcome(sealer, viaBase64), 'malformed');
     const odd = sealer.seal('xy', 'sid'); // 34 bytes: the last character has 4 spare bits
     const last = odd.at(-1)!;
@@ -158,8 +159,10 @@ describe('createSealer: refuses anything changed', () => {
       fc.property(
         fc.oneof(
           fc.string({ unit: 'binary', maxLength: 400 }),
-          fc.string({ maxLength: 400 }).map((s) => 'v2.' + s),
-          fc.uint8Array({ minLength: 0, maxLength: 300 }).map((b) => 'v2.' + Buffer.from(b).toString('base64url')),
+          fc.tuple(fc.constantFrom('v1.', 'v2.', 'v3.'), fc.string({ maxLength: 400 })).map(([prefix, s]) => prefix + s),
+          fc.tuple(fc.constantFrom('v1.', 'v2.', 'v3.'), fc.uint8Array({ minLength: 0, maxLength: 300 })).map(
+            ([prefix, b]) => prefix + Buffer.from(b).toString('base64url'),
+          ),
         ),
         (value) => {
           assert.equal(sealer.unseal(value, 'sid'), undefined);
@@ -170,15 +173,15 @@ describe('createSealer: refuses anything changed', () => {
   });
 
   it('answers undefined, without throwing, for values that are not strings', () => {
-    for (const value of [undefined, null, 42, {}, ['v2.x'], Buffer.from('v2.')]) {
+    for (const value of [undefined, null, 42, {}, ['v3.x'], Buffer.from('v3.')]) {
       assert.equal(outcome(sealer, value as unknown as string), 'malformed');
     }
   });
 
   it('refuses a value longer than a cookie can be, before decoding it', () => {
-    const huge = 'v2.' + 'A'.repeat(MAX_SEALED_LENGTH);
+    const huge = 'v3.' + 'A'.repeat(MAX_SEALED_LENGTH);
     assert.equal(outcome(sealer, huge), 'malformed');
-    assert.equal(outcome(sealer, 'v2.' + 'A'.repeat(10_000_000)), 'malformed');
+    assert.equal(outcome(sealer, 'v3.' + 'A'.repeat(10_000_000)), 'malformed');
   });
 });
 
@@ -191,13 +194,14 @@ describe('createSealer: reasons', () => {
     ['an empty string', '', 'malformed'],
     ['a session ID', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca4', 'malformed'],
     ['no prefix', body, 'malformed'],
-    ['upper-case V2', 'V2.' + body, 'malformed'],
-    ['v3', 'v3.' + body, 'version'],
+    ['upper-case V3', 'V3.' + body, 'malformed'],
+    ['v4', 'v4.' + body, 'version'],
+    ['relabelled v2 (which binds the context, not the prefix)', 'v2.' + body, 'tampered'],
     ['relabelled v1 (which binds no context)', 'v1.' + body, 'tampered'],
     ['v0', 'v0.' + body, 'version'],
     ['v10', 'v10.' + body, 'version'],
-    ['too short', 'v2.' + body.slice(0, 42), 'malformed'],
-    ['42 random bytes', 'v2.' + Buffer.alloc(42, 7).toString('base64url'), 'key'],
+    ['too short', 'v3.' + body.slice(0, 42), 'malformed'],
+    ['42 random bytes', 'v3.' + Buffer.alloc(42, 7).toString('base64url'), 'key'],
     ['another key', createSealer(B).seal('hello', 'sid'), 'key'],
     ['a changed key ID', flipByteBit(sealed, 0), 'key'],
     ['a changed IV', flipByteBit(sealed, 4), 'tampered'],
@@ -210,6 +214,27 @@ describe('createSealer: reasons', () => {
     sealer.unseal(sealed, 'sid ', (r) => (reason = r));
     assert.equal(reason, 'tampered');
   });
+  it('opens a value of an older version, says which, and never one relabelled as another version', () => {
+    // What v2 wrote: the cookie name as additional data; and v1: none. Same keys as v3.
+    const key = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key', 32));
+    const keyId = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key id', 4));
+    const older = (prefix: string, aad: string | undefined) => {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+      if (aad !== undefined) cipher.setAAD(Buffer.from(aad));
+      const body = cipher.update('older', 'utf8');
+      cipher.final();
+      return prefix + Buffer.concat([keyId, iv, body, cipher.getAuthTag()]).toString('base64url');
+    };
+    const v2 = older('v2.', 'sid');
+    const v1 = older('v1.', undefined);
+    assert.deepEqual(sealer.unseal(v2, 'sid'), { plaintext: 'older', keyIndex: 0, version: 2 });
+    assert.deepEqual(sealer.unseal(v1, 'sid'), { plaintext: 'older', keyIndex: 0, version: 1 });
+    assert.equal(outcome(sealer, 'v3.' + v2.slice(3)), 'tampered');
+    assert.equal(outcome(sealer, 'v1.' + v2.slice(3)), 'tampered');
+    assert.equal(outcome(sealer, 'v2.' + v1.slice(3)), 'tampered');
+    assert.equal(sealer.unseal(v2, 'other'), undefined, 'v2 binds the cookie name');
+  });
   for (const [name, value, expected] of table) {
     it(`${name} → ${expected}`, () => {
       assert.equal(outcome(sealer, value), expected);
@@ -221,14 +246,14 @@ describe('createSealer: key rotation', () => {
   const sealedWithA = createSealer(A).seal('payload', 'sid');
 
   it('opens with an older key and says which one', () => {
-    assert.deepEqual(createSealer([B, A]).unseal(sealedWithA, 'sid'), { plaintext: 'payload', keyIndex: 1, legacy: false });
-    assert.deepEqual(createSealer([C, B, A]).unseal(sealedWithA, 'sid'), { plaintext: 'payload', keyIndex: 2, legacy: false });
-    assert.deepEqual(createSealer([A, B]).unseal(sealedWithA, 'sid'), { plaintext: 'payload', keyIndex: 0, legacy: false });
+    assert.deepEqual(createSealer([B, A]).unseal(sealedWithA, 'sid'), { plaintext: 'payload', keyIndex: 1, version: 3 });
+    assert.deepEqual(createSealer([C, B, A]).unseal(sealedWithA, 'sid'), { plaintext: 'payload', keyIndex: 2, version: 3 });
+    assert.deepEqual(createSealer([A, B]).unseal(sealedWithA, 'sid'), { plaintext: 'payload', keyIndex: 0, version: 3 });
   });
 
   it('seals with the first key only', () => {
     const sealed = createSealer([B, A]).seal('payload', 'sid');
-    assert.deepEqual(createSealer(B).unseal(sealed, 'sid'), { plaintext: 'payload', keyIndex: 0, legacy: false });
+    assert.deepEqual(createSealer(B).unseal(sealed, 'sid'), { plaintext: 'payload', keyIndex: 0, version: 3 });
     assert.equal(outcome(createSealer(A), sealed), 'key');
   });
 
@@ -243,7 +268,7 @@ describe('createSealer: key rotation', () => {
     const sealedWithSecond = createSealer(second).seal('payload', 'sid');
     // Same key ID in the value, so the sealer must try the first key, fail, and go on.
     assert.equal(sealedWithSecond.slice(0, 8), createSealer(first).seal('payload', 'sid').slice(0, 8));
-    assert.deepEqual(both.unseal(sealedWithSecond, 'sid'), { plaintext: 'payload', keyIndex: 1, legacy: false });
+    assert.deepEqual(both.unseal(sealedWithSecond, 'sid'), { plaintext: 'payload', keyIndex: 1, version: 3 });
     assert.equal(outcome(createSealer(first), sealedWithSecond), 'tampered');
   });
 });

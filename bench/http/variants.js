@@ -126,11 +126,16 @@ async function plainSession(scenario, storeName, makeStore = (plain) => new plai
 
 // --- the database servers: one Redis (REDIS_URL), one PostgreSQL (DATABASE_URL), SQLite files ---
 
-/** A connected node-redis client with no keys under `prefix` left from an earlier run. */
+/**
+ * A connected node-redis client with no keys under `prefix` left from an earlier run. Both Redis
+ * variants get the same client settings: node-redis's own per-command timeout off (`timeout: 0`),
+ * as plain-session recommends, since its `storeTimeout` already bounds every store call. With the
+ * default, each command costs about three times the CPU (the "node-redis" section of RESULTS.md).
+ */
 async function redisClient(prefix) {
   if (!process.env.REDIS_URL) throw new Skip('set REDIS_URL to run the Redis variants');
   const { createClient } = require('redis');
-  const client = createClient({ url: process.env.REDIS_URL });
+  const client = createClient({ url: process.env.REDIS_URL, commandOptions: { timeout: 0 } });
   await client.connect();
   await deleteRedisKeys(client, prefix);
   return client;

@@ -19,14 +19,15 @@
  *
  * Size: browsers promise only 4096 bytes per cookie, name, value and attributes together
  * (RFC 6265 §6.1, https://www.rfc-editor.org/rfc/rfc6265#section-6.1). Sealing adds 113 bytes
- * (key ID, IV, tag, session ID and times) and base64url then writes every 3 bytes as 4 characters,
+ * (key ID, IV, tag, session ID and times), and each key of the data its name and the length of its
+ * text, about as much as JSON's quotes and colon; base64url then writes every 3 bytes as 4 characters,
  * so with the cookie's name and attributes the JSON of `session.data` has about 2.9 KB to live in.
  * The manager refuses to send a bigger cookie rather than lose the session silently.
  */
 import { checkKeys } from '../check-options.js';
-import { joinTexts, splitJson } from '../data.js';
+import { emptyTexts, splitJson } from '../data.js';
 import { hashId, isWellFormedId } from '../id.js';
-import type { SealingStore, SessionRecord } from '../store.js';
+import type { SealingStore, SessionRecord, StoredData } from '../store.js';
 import { createSealer, type SealRejection, type Sealer } from './seal.js';
 
 /** Why the cookie store refused a cookie: a reason from `seal.ts`, or the session inside is over. */
@@ -84,10 +85,15 @@ export class CookieStore implements SealingStore {
   }
 
   /**
-   * Seals a session into a value for the cookie `cookieName`. The layout inside the seal is one line
-   * of JSON for the fixed fields, a newline, then the data as one JSON object, written from the
-   * texts as they are: putting them inside JSON strings would escape every quote and make the
-   * cookie bigger for nothing.
+   * Seals a session into a value for the cookie `cookieName`. The layout inside the seal (format
+   * `v3`) is one line of JSON, then the texts of the data back to back:
+   *
+   *     ["<id>",createdAt,expiresAt,"<userId>" or null,"<key 1>",<length of text 1>,"<key 2>",…]
+   *     <text 1><text 2>…
+   *
+   * Each text (the JSON of one key's value) is written as it is and read back by its length: no
+   * escaping (putting texts inside JSON strings would escape every quote and make the cookie bigger
+   * for nothing), and no parsing of the whole data only to serialize each key again.
    *
    * Throws a `TypeError` when `id` is not an ID from `generateId()`: such a cookie would be refused
    * by `unseal` on the next request, and that mistake is better found here.
@@ -96,8 +102,15 @@ export class CookieStore implements SealingStore {
     if (typeof id !== 'string' || !isWellFormedId(id)) {
       throw new TypeError('CookieStore.seal needs a session ID made by generateId().');
     }
-    const header = JSON.stringify([id, record.createdAt, record.expiresAt, record.userId ?? null]);
-    return this.#sealer.seal(header + '\n' + joinTexts(record.data), cookieName);
+    // The ID is base64url, which needs no escaping in a JSON string.
+    let header = `["${id}",${JSON.stringify(record.createdAt)},${JSON.stringify(record.expiresAt)},${record.userId === undefined ? 'null' : JSON.stringify(record.userId)}`;
+    let texts = '';
+    for (const key in record.data) {
+      const text = record.data[key]!;
+      header += `,${JSON.stringify(key)},${text.length}`;
+      texts += text;
+    }
+    return this.#sealer.seal(`${header}]\n${texts}`, cookieName);
   }
 
   /**
@@ -109,39 +122,65 @@ export class CookieStore implements SealingStore {
    */
   unseal(value: string, now: number, cookieName: string): { id: string; record: SessionRecord; stale: boolean } | undefined {
     const onReject = this.#onReject;
-    const reject = (reason: CookieRejection): undefined => {
-      onReject?.(reason, typeof value === 'string' ? hashId(value).slice(0, 12) : '');
-      return undefined;
-    };
-    const opened = this.#sealer.unseal(value, cookieName, onReject && reject);
+    const opened = this.#sealer.unseal(value, cookieName, onReject && ((reason) => this.#reject(reason, value)));
     if (opened === undefined) return undefined;
 
-    const parsed = parsePayload(opened.plaintext);
+    const parsed = opened.version === 3 ? parsePayload(opened.plaintext) : parseOlderPayload(opened.plaintext);
     // Only our own code seals, so this fails only if a payload layout changes without a new version.
-    if (parsed === undefined) return reject('malformed');
-    if (now >= parsed.record.expiresAt) return reject('expired');
-    if (this.#isRevoked?.(parsed.id, parsed.record)) return reject('revoked');
-    return { id: parsed.id, record: parsed.record, stale: opened.keyIndex !== 0 || opened.legacy };
+    if (parsed === undefined) return this.#reject('malformed', value);
+    if (now >= parsed.record.expiresAt) return this.#reject('expired', value);
+    if (this.#isRevoked?.(parsed.id, parsed.record)) return this.#reject('revoked', value);
+    return { id: parsed.id, record: parsed.record, stale: opened.keyIndex !== 0 || opened.version !== 3 };
+  }
+
+  #reject(reason: CookieRejection, value: unknown): undefined {
+    this.#onReject?.(reason, typeof value === 'string' ? hashId(value).slice(0, 12) : '');
+    return undefined;
   }
 }
 
+/** A `v3` payload (see `seal`), or `undefined` if it is not one. */
 function parsePayload(plaintext: string): { id: string; record: SessionRecord } | undefined {
-  // JSON.stringify never writes a raw newline, so the first one ends the header.
+  const newline = plaintext.indexOf('\n'); // JSON.stringify never writes a raw newline
+  const header = newline === -1 ? undefined : parseHeader(plaintext.slice(0, newline));
+  if (header === undefined || header.length % 2 !== 0) return undefined;
+  const data = emptyTexts();
+  let at = newline + 1;
+  for (let i = 4; i < header.length; i += 2) {
+    const key = header[i];
+    const length = header[i + 1];
+    if (typeof key !== 'string' || typeof length !== 'number' || !Number.isInteger(length) || length < 0) return undefined;
+    data[key] = plaintext.slice(at, at + length);
+    at += length;
+  }
+  if (at !== plaintext.length) return undefined;
+  return recordOf(header, data);
+}
+
+/** A `v1` or `v2` payload: the header line, then the data as one JSON object. */
+function parseOlderPayload(plaintext: string): { id: string; record: SessionRecord } | undefined {
   const newline = plaintext.indexOf('\n');
-  if (newline === -1) return undefined;
+  const header = newline === -1 ? undefined : parseHeader(plaintext.slice(0, newline));
+  if (header === undefined || header.length !== 4) return undefined;
+  const data = splitJson(plaintext.slice(newline + 1));
+  return data === undefined ? undefined : recordOf(header, data);
+}
+
+function parseHeader(line: string): unknown[] | undefined {
   let header: unknown;
   try {
-    header = JSON.parse(plaintext.slice(0, newline));
+    header = JSON.parse(line);
   } catch {
     return undefined;
   }
-  if (!Array.isArray(header) || header.length !== 4) return undefined;
-  const [id, createdAt, expiresAt, userId] = header as unknown[];
+  return Array.isArray(header) && header.length >= 4 ? header : undefined;
+}
+
+function recordOf(header: unknown[], data: StoredData): { id: string; record: SessionRecord } | undefined {
+  const [id, createdAt, expiresAt, userId] = header;
   if (typeof id !== 'string' || !isWellFormedId(id)) return undefined;
   if (typeof createdAt !== 'number' || typeof expiresAt !== 'number') return undefined;
   if (userId !== null && typeof userId !== 'string') return undefined;
-  const data = splitJson(plaintext.slice(newline + 1));
-  if (data === undefined) return undefined;
   const record: SessionRecord = { data, createdAt, expiresAt };
   if (userId !== null) record.userId = userId;
   return { id, record };

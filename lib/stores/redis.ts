@@ -73,31 +73,27 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 `;
 
 /**
- * Patches a live session: ARGV = now, expiresAt or '', userId or '', n, n field/value pairs, then
- * the fields to delete. Answers nil when the session is gone, else { old user, user, expires }.
+ * Patches a live session: ARGV = now, expiresAt or '', n, n field/value pairs (the changed data,
+ * and `m:expires` and `m:user` when they change), then the fields to delete. Answers nil when the
+ * session is gone, else { expires, user } as they were. Two calls into Redis in the common case.
  */
 const PATCH = `
-local expires = tonumber(redis.call('HGET', KEYS[1], 'm:expires'))
-if not expires or expires <= tonumber(ARGV[1]) then return false end
-local n = tonumber(ARGV[4])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + 2 * n)) end
-if #ARGV > 4 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 5 + 2 * n)) end
-if ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[1], 'm:expires', ARGV[2])
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-end
-local old = redis.call('HGET', KEYS[1], 'm:user') or ''
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'm:user', ARGV[3]) end
-return { old, redis.call('HGET', KEYS[1], 'm:user') or '', redis.call('HGET', KEYS[1], 'm:expires') }
+local was = redis.call('HMGET', KEYS[1], 'm:expires', 'm:user')
+if not was[1] or tonumber(was[1]) <= tonumber(ARGV[1]) then return false end
+local n = tonumber(ARGV[3])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n)) end
+if #ARGV > 3 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 4 + 2 * n)) end
+if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return { was[1], was[2] or '' }
 `;
 
 /** Moves a live session's expiry: ARGV = now, expiresAt. Answers nil when gone, else the user ('' for none). */
 const TOUCH = `
-local expires = tonumber(redis.call('HGET', KEYS[1], 'm:expires'))
-if not expires or expires <= tonumber(ARGV[1]) then return false end
+local was = redis.call('HMGET', KEYS[1], 'm:expires', 'm:user')
+if not was[1] or tonumber(was[1]) <= tonumber(ARGV[1]) then return false end
 redis.call('HSET', KEYS[1], 'm:expires', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-return redis.call('HGET', KEYS[1], 'm:user') or ''
+return was[2] or ''
 `;
 
 /**
@@ -135,17 +131,16 @@ export class RedisStore implements Store {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const key = this.#key(id);
-    const fields = pairsOf(await this.#read(key, ['HGETALL', key]));
     const data = emptyTexts();
     let createdAt = NaN;
     let expiresAt = NaN;
     let userId: string | undefined;
-    for (const [field, value] of fields) {
+    forEachField(await this.#read(key, ['HGETALL', key]), (field, value) => {
       if (field.startsWith('d:')) data[keyFromStorable(field.slice(2))] = value;
       else if (field === 'm:created') createdAt = Number(value);
       else if (field === 'm:expires') expiresAt = Number(value);
       else if (field === 'm:user') userId = value;
-    }
+    });
     // Redis deletes on time; the clock check also holds a record dead by our own clock to its word.
     if (!(expiresAt > Date.now()) || Number.isNaN(createdAt)) return undefined;
     const record: SessionRecord = { data, createdAt, expiresAt };
@@ -170,26 +165,25 @@ export class RedisStore implements Store {
 
   async patch(id: string, patch: SessionPatch): Promise<boolean> {
     const hash = hashId(id);
-    const set: string[] = [];
-    for (const key in patch.set) set.push(`d:${storableKey(key)}`, patch.set[key]!);
-    const args = [
-      String(Date.now()),
-      patch.expiresAt === undefined ? '' : String(Math.floor(patch.expiresAt)),
-      patch.userId ?? '',
-      String(set.length / 2),
-      ...set,
-      ...patch.remove.map((key) => `d:${storableKey(key)}`),
-    ];
+    const at = patch.expiresAt === undefined ? '' : String(Math.floor(patch.expiresAt));
+    const args = [String(Date.now()), at, ''];
+    for (const key in patch.set) args.push(`d:${storableKey(key)}`, patch.set[key]!);
+    if (at !== '') args.push('m:expires', at);
+    if (patch.userId !== undefined) args.push('m:user', patch.userId);
+    args[2] = String((args.length - 3) / 2);
+    for (const key of patch.remove) args.push(`d:${storableKey(key)}`);
     // A session joining a user is listed first, as in set(): if we fail between the two, the set
     // has a member too many (it goes when it expires), never a session missing.
-    const listedFirst = patch.userId !== undefined && patch.expiresAt !== undefined;
-    if (listedFirst) await this.#list(patch.userId!, hash, String(Math.floor(patch.expiresAt!)));
+    const listedFirst = patch.userId !== undefined && at !== '';
+    if (listedFirst) await this.#list(patch.userId!, hash, at);
     const reply = await this.#script(PATCH, this.#prefix + hash, args);
     if (reply === null || reply === undefined) return false;
-    const [oldUser, user, expires] = toStrings(reply);
-    // The user's set follows the session's expiry, so its member is never dropped too early (and a
-    // session that joined without an expiry of its own is listed under the one it has).
-    if (user && !listedFirst && (patch.expiresAt !== undefined || patch.userId !== undefined)) await this.#list(user, hash, expires!);
+    const [wasExpires, oldUser] = toStrings(reply);
+    const user = patch.userId ?? oldUser;
+    // The user's set follows the session: it joins on a bind, and its score follows the expiry.
+    // This is the one patch that takes a second command: the set is another key, in a cluster on
+    // another node, and no script may touch two (see the top of this file).
+    if (user && !listedFirst && (user !== oldUser || at !== '')) await this.#list(user, hash, at || wasExpires!);
     if (oldUser && oldUser !== user) await this.#command(this.#userKey(oldUser), ['ZREM', this.#userKey(oldUser), hash]);
     return true;
   }
@@ -298,16 +292,20 @@ function commandOf(client: NodeRedisClient | NodeRedisCluster | IoRedisClient): 
   );
 }
 
-/** A hash reply as [field, value] pairs, whether it came as a flat array (RESP2) or a map (RESP3). */
-function pairsOf(reply: unknown): [string, string][] {
-  if (reply === null || reply === undefined) return [];
+/**
+ * Calls `visit` for each field of a hash reply, whatever shape the client gave it: a flat array
+ * (RESP2), a Map, or an object (RESP3, as node-redis 6 decodes it by default).
+ */
+function forEachField(reply: unknown, visit: (field: string, value: string) => void): void {
+  if (reply === null || reply === undefined) return;
   if (Array.isArray(reply)) {
-    const pairs: [string, string][] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), String(reply[i + 1])]);
-    return pairs;
+    for (let i = 0; i + 1 < reply.length; i += 2) visit(String(reply[i]), String(reply[i + 1]));
+  } else if (reply instanceof Map) {
+    for (const [field, value] of reply) visit(String(field), String(value));
+  } else {
+    const object = reply as Record<string, unknown>;
+    for (const field in object) visit(field, String(object[field]));
   }
-  if (reply instanceof Map) return [...reply].map(([field, value]) => [String(field), String(value)]);
-  return Object.entries(reply as Record<string, unknown>).map(([field, value]) => [field, String(value)]);
 }
 
 /** An array reply as strings (nil elements as ''). */

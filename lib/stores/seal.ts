@@ -5,13 +5,16 @@
  * authenticates in one pass: without the key nobody can read the plaintext, and any change to the
  * sealed value, even one bit, makes the tag check fail. A sealed value reads
  *
- *     v2.<base64url of: keyId (4 bytes) | iv (12 bytes) | ciphertext (as long as the UTF-8 plaintext) | tag (16 bytes)>
+ *     v3.<base64url of: keyId (4 bytes) | iv (12 bytes) | ciphertext (as long as the UTF-8 plaintext) | tag (16 bytes)>
  *
- * - `v2.` is the format version. A value with an unknown prefix is refused, so the format can change
- *   later without an old parser misreading a new cookie. `v2` authenticates a context string along
- *   with the ciphertext (GCM's additional data): the cookie's name, so a value sealed for one cookie
- *   never opens as another, even where two stores share a secret. `v1` (before that binding) still
- *   opens, without context, and is reported as `legacy` so that the caller reseals it as `v2`.
+ * - `v3.` is the format version. A value with an unknown prefix is refused, so the format can change
+ *   later without an old parser misreading a new cookie. The version is also the version of what
+ *   the caller sealed (the CookieStore's layout of a session), so `unseal` says which one opened.
+ *   `v3` authenticates, along with the ciphertext (GCM's additional data), the prefix and a context
+ *   string: the cookie's name, so a value sealed for one cookie never opens as another, even where
+ *   two stores share a secret, and a value never opens under another version's label. Older
+ *   values still open, and the caller reseals them as `v3`: `v2` (context only, and the CookieStore's
+ *   earlier layout) and `v1` (no additional data at all).
  * - `keyId` is a 4-byte fingerprint of the key that sealed the value (derived from the secret, not
  *   an index into the list), so `unseal` goes straight to the right key after a rotation. Two
  *   secrets may share a fingerprint by chance (about 1 in 4 billion); then each is tried in turn.
@@ -42,12 +45,12 @@ export type SealRejection =
   | 'key' //       sealed with a key that is not in our list
   | 'tampered'; // the key matched but the tag did not: changed, cut or forged
 
-/** What `unseal` gives back: the plaintext, and which secret in the list opened it (0 = newest). */
+/** What `unseal` gives back: the plaintext, which secret in the list opened it (0 = newest), and the format version. */
 export interface Unsealed {
   plaintext: string;
   keyIndex: number;
-  /** Sealed in the `v1` format, which did not bind the context: reseal it. */
-  legacy: boolean;
+  /** 3 for what `seal` writes now; 1 or 2 for a value sealed by an older version: reseal it. */
+  version: 1 | 2 | 3;
 }
 
 export interface Sealer {
@@ -64,8 +67,13 @@ export interface Sealer {
   unseal(value: string, context: string, onReject?: (reason: SealRejection) => void): Unsealed | undefined;
 }
 
-const PREFIX = 'v2.';
-const LEGACY_PREFIX = 'v1.'; // same layout and keys, no context
+/** What each version's prefix is, and what it authenticates besides the ciphertext. Same keys for all. */
+const PREFIX = 'v3.';
+const VERSIONS = new Map<string, { version: 1 | 2 | 3; aad: (context: Buffer, prefixed: Buffer) => Buffer | undefined }>([
+  ['v3.', { version: 3, aad: (_context, prefixed) => prefixed }],
+  ['v2.', { version: 2, aad: (context) => context }],
+  ['v1.', { version: 1, aad: () => undefined }],
+]);
 const KEY_ID_BYTES = 4;
 const IV_BYTES = 12; // 96 bits: the IV length GCM is designed for (SP 800-38D §5.2.1.1)
 const TAG_BYTES = 16; // the full 128-bit tag; shorter tags are easier to forge
@@ -74,7 +82,7 @@ const HEADER_BYTES = KEY_ID_BYTES + IV_BYTES;
 const MIN_BODY_LENGTH = Math.ceil(((HEADER_BYTES + TAG_BYTES) * 4) / 3);
 
 // The HKDF salt and info labels tie the keys to this library: the same secret used elsewhere yields
-// unrelated keys. `v2` keeps the labels of `v1`, so that cookies sealed by `v1` still open.
+// unrelated keys. Later versions keep the labels of `v1`, so that cookies sealed by `v1` still open.
 const HKDF_SALT = 'plain-session';
 const KEY_INFO = 'plain-session cookie v1 key';
 const KEY_ID_INFO = 'plain-session cookie v1 key id';
@@ -105,34 +113,34 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
   }
   const keys = list.map((secret, index) => deriveKey(secret, list.length > 1 ? `secret[${index}]` : 'secret'));
   const sealingKey = keys[0]!;
+  const contexts = new ContextBytes();
 
   function seal(plaintext: string, context: string): string {
     const iv = nextIv();
     const cipher = createCipheriv('aes-256-gcm', sealingKey.key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(context, 'utf8'));
+    cipher.setAAD(contexts.of(context).prefixed);
     const ciphertext = cipher.update(plaintext, 'utf8');
     cipher.final(); // GCM is a stream mode: final() adds no bytes, it computes the tag
-    const bytes = Buffer.concat([sealingKey.idBytes, iv, ciphertext, cipher.getAuthTag()]);
+    // One buffer for the whole value, encoded once.
+    const bytes = Buffer.allocUnsafe(HEADER_BYTES + ciphertext.length + TAG_BYTES);
+    sealingKey.idBytes.copy(bytes, 0);
+    iv.copy(bytes, KEY_ID_BYTES);
+    ciphertext.copy(bytes, HEADER_BYTES);
+    cipher.getAuthTag().copy(bytes, HEADER_BYTES + ciphertext.length);
     return PREFIX + bytes.toString('base64url');
   }
 
   function unseal(value: string, context: string, onReject?: (reason: SealRejection) => void): Unsealed | undefined {
-    const reject = (reason: SealRejection): undefined => {
-      onReject?.(reason);
-      return undefined;
-    };
     // Cheap checks first, so a hostile value costs no decoding and no cipher.
-    if (typeof value !== 'string' || value.length > MAX_SEALED_LENGTH) return reject('malformed');
-    const legacy = value.startsWith(LEGACY_PREFIX);
-    if (!legacy && !value.startsWith(PREFIX)) return reject(/^v\d+\./.test(value) ? 'version' : 'malformed');
-    if (value.length < PREFIX.length + MIN_BODY_LENGTH) return reject('malformed');
+    if (typeof value !== 'string' || value.length > MAX_SEALED_LENGTH) return rejected(onReject, 'malformed');
+    const format = VERSIONS.get(value.slice(0, PREFIX.length));
+    if (format === undefined) return rejected(onReject, /^v\d+\./.test(value) ? 'version' : 'malformed');
+    if (value.length < PREFIX.length + MIN_BODY_LENGTH) return rejected(onReject, 'malformed');
 
-    const body = value.slice(PREFIX.length);
-    const aad = legacy ? undefined : Buffer.from(context, 'utf8');
-    const bytes = Buffer.from(body, 'base64url');
-    // Buffer.from skips characters that are not base64url and ignores the spare low bits of the last
-    // one; encoding back and comparing refuses every spelling but the one we wrote.
-    if (bytes.toString('base64url') !== body) return reject('malformed');
+    const bytes = decodeCanonical(value, PREFIX.length);
+    if (bytes === undefined) return rejected(onReject, 'malformed');
+    const known = contexts.of(context);
+    const aad = format.aad(known.bytes, known.prefixed);
 
     const keyId = bytes.readUInt32BE(0);
     let matched = false;
@@ -141,12 +149,63 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
       if (candidate.id !== keyId) continue;
       matched = true;
       const plaintext = open(candidate.key, bytes, aad);
-      if (plaintext !== undefined) return { plaintext, keyIndex: index, legacy };
+      if (plaintext !== undefined) return { plaintext, keyIndex: index, version: format.version };
     }
-    return reject(matched ? 'tampered' : 'key');
+    return rejected(onReject, matched ? 'tampered' : 'key');
   }
 
   return { seal, unseal };
+}
+
+function rejected(onReject: ((reason: SealRejection) => void) | undefined, reason: SealRejection): undefined {
+  onReject?.(reason);
+  return undefined;
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Each ASCII code's base64url value, or -1 for a character outside the alphabet. */
+const BASE64URL_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE64URL.length; i++) BASE64URL_VALUE[BASE64URL.charCodeAt(i)] = i;
+
+/**
+ * The bytes of `value` from `start` on, if that part is canonical base64url (RFC 4648 §5, no
+ * padding), else `undefined`. Buffer.from alone would skip characters outside the alphabet and
+ * ignore the spare low bits of the last character, so that many spellings would open to the same
+ * bytes; this accepts only the one spelling we write, and checks it in the same pass that reads
+ * it, without encoding the bytes back to compare.
+ */
+function decodeCanonical(value: string, start: number): Buffer | undefined {
+  const length = value.length - start;
+  if (length % 4 === 1) return undefined; // 6 bits cannot end a byte
+  let last = 0;
+  for (let i = start; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    last = c < 128 ? BASE64URL_VALUE[c]! : -1;
+    if (last < 0) return undefined;
+  }
+  // After a group of 2 or 3 characters, the last one carries 4 or 2 bits that belong to no byte.
+  const spare = length % 4 === 2 ? 0b1111 : length % 4 === 3 ? 0b11 : 0;
+  if ((last & spare) !== 0) return undefined;
+  return Buffer.from(start === 0 ? value : value.slice(start), 'base64url');
+}
+
+/**
+ * The additional data of each context (cookie name) met so far, as `v2` (its UTF-8 bytes) and `v3`
+ * (the prefix, then those bytes) authenticate it: a server has one or two contexts, and encoding
+ * one on every seal and unseal is work for nothing. Bounded, so that odd callers passing ever new
+ * contexts cannot grow it without end.
+ */
+class ContextBytes {
+  readonly #known = new Map<string, { bytes: Buffer; prefixed: Buffer }>();
+
+  of(context: string): { bytes: Buffer; prefixed: Buffer } {
+    let known = this.#known.get(context);
+    if (known === undefined) {
+      known = { bytes: Buffer.from(context, 'utf8'), prefixed: Buffer.from(PREFIX + context, 'utf8') };
+      if (this.#known.size < 16) this.#known.set(context, known);
+    }
+    return known;
+  }
 }
 
 /** Decrypts `bytes` (a whole sealed value, decoded) with `key`, or answers `undefined` if the tag fails. */
