@@ -19,7 +19,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { Client, type Reply } from './helpers.js';
 import { runExample, type Running } from './example-runner.js';
-import { requireDriver, runServiceCommand, serviceUrl, uniqueName } from './services.js';
+import { requireDriver, runServiceCommand, serviceUrl, tablesDroppedAfter, uniqueName } from './services.js';
 
 const SERVER = 'test/fixtures/shared-server.js';
 const PROCESSES = 4;
@@ -316,13 +316,7 @@ if (redisUrl) {
 }
 
 if (databaseUrl) {
-  const tables: string[] = [];
-  after(async () => {
-    const { Pool } = requireDriver('pg') as { Pool: new (options: { connectionString: string }) => { query(sql: string): Promise<unknown>; end(): Promise<void> } };
-    const pool = new Pool({ connectionString: databaseUrl });
-    for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-    await pool.end();
-  });
+  const tables = tablesDroppedAfter(databaseUrl);
   const postgres = (table: string) => (tables.push(table), { STORE: 'postgres', DATABASE_URL: databaseUrl, SESSION_TABLE: table });
 
   describeShared({

@@ -16,7 +16,7 @@ import { createClient } from 'redis';
 import { figure } from './adversarial-helpers.js';
 import { runExample, type Running } from './example-runner.js';
 import { Client, type Reply } from './helpers.js';
-import { requireDriver, serviceUrl, uniqueName } from './services.js';
+import { requireDriver, serviceUrl, tablesDroppedAfter, uniqueName } from './services.js';
 
 const SERVER = 'test/fixtures/shared-server.js';
 const PROCESSES = 4;
@@ -127,13 +127,7 @@ if (clusterUrls && redisUrl) {
 
 const databaseUrl = serviceUrl('DATABASE_URL');
 if (databaseUrl) {
-  const tables: string[] = [];
-  after(async () => {
-    const { Pool } = requireDriver('pg') as { Pool: new (options: { connectionString: string }) => { query(sql: string): Promise<unknown>; end(): Promise<void> } };
-    const pool = new Pool({ connectionString: databaseUrl });
-    for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-    await pool.end();
-  });
+  const tables = tablesDroppedAfter(databaseUrl);
   describeShared('PostgreSQL', () => {
     const table = uniqueName('procs');
     tables.push(table);

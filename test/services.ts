@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 
 export type ServiceVariable = 'REDIS_URL' | 'DATABASE_URL' | 'REDIS_CLUSTER_URLS' | 'DATABASE_URL_APP';
 
@@ -51,4 +51,19 @@ export const requireDriver = createRequire(import.meta.url) as (name: string) =>
 /** A name no other test run uses: for tables and key prefixes on a shared server. */
 export function uniqueName(base: string): string {
   return `${base}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Remembers table names and drops those tables once the file's tests are done: for tests whose
+ * servers (child processes) make their own tables in PostgreSQL at `databaseUrl`.
+ */
+export function tablesDroppedAfter(databaseUrl: string): string[] {
+  const tables: string[] = [];
+  after(async () => {
+    const { Pool } = requireDriver('pg') as { Pool: new (options: { connectionString: string }) => { query(sql: string): Promise<unknown>; end(): Promise<void> } };
+    const pool = new Pool({ connectionString: databaseUrl });
+    for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+    await pool.end();
+  });
+  return tables;
 }
