@@ -20,10 +20,11 @@
  * after a login can never overwrite the browser's new cookie with the old one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeData, diffData, diffTexts, emptyTexts, encodeData, hasContent, applyPatch } from './data.js';
+import { decodeData, diffData, diffTexts, emptyTexts, encodeData, hasContent } from './data.js';
 import { debug, shortId, tracing } from './debug.js';
 import { generateId, isWellFormedId } from './id.js';
 import { resolveOptions, SessionError, type AnyRequest, type AnyResponse, type SessionsOptions, type Settings } from './options.js';
+import { PatchByHand } from './patch-by-hand.js';
 import { freshState, Session, stateOf, type SessionOwner, type SessionState } from './session.js';
 import { appendSetCookie, isSecure, SessionCookie } from './session-cookie.js';
 import { StoreGuard } from './store-guard.js';
@@ -61,9 +62,6 @@ export function createSessions<T extends object, S extends AnyStore>(options: Se
   return new SessionManager<T, S>(options);
 }
 
-/** How long the manager remembers an ID it destroyed, for stores without `patch` (see `#patchByHand`). */
-const REMEMBER_DESTROYED_MS = 60_000;
-
 export class SessionManager<T extends object = Record<string, unknown>, S extends AnyStore = AnyStore> {
   /** The store sessions live in, for what goes past one request (`store.deleteUser(id)`, say). */
   readonly store: S;
@@ -74,10 +72,8 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
   readonly #guard: StoreGuard;
   readonly #inProcess: boolean;
   readonly #owner: SessionOwner;
-  /** IDs destroyed lately, by time: only kept for stores without `patch`. */
-  readonly #destroyed = new Map<string, number>();
-  /** For stores without `patch`: the merge in progress per session ID, so merges of one session take turns. */
-  readonly #merging = new Map<string, Promise<unknown>>();
+  /** For a server store without `patch`: read, merge and write, as safely as one process can (lib/patch-by-hand.ts). */
+  readonly #byHand: PatchByHand | undefined;
 
   constructor(options: SessionsOptions<S> = {}) {
     this.#settings = resolveOptions(options);
@@ -86,6 +82,7 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     else this.#server = this.store;
     this.#cookie = new SessionCookie(this.#settings.cookie);
     this.#guard = new StoreGuard(this.#settings.storeTimeout);
+    if (this.#server !== undefined && typeof this.#server.patch !== 'function') this.#byHand = new PatchByHand(this.#server, this.#guard);
     // Exactly our MemoryStore (a subclass may do anything in its methods): see #storeCall.
     this.#inProcess = this.#server !== undefined && Object.getPrototypeOf(this.#server) === MemoryStore.prototype;
     this.#owner = {
@@ -311,10 +308,11 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     if (tracing) debug('session %s: patch %s', shortId(id), [...Object.keys(patch.set), ...patch.remove.map((key) => `-${key}`)].join(' '));
     let applied: boolean;
     try {
-      applied = server.patch
+      const byHand = this.#byHand;
+      applied = byHand === undefined
         ? await this.#storeCall(() => server.patch!(id, patch))
         : // A merge that passed storeTimeout and lands after a logout of this process is undone.
-          await this.#storeCall(() => this.#patchByHand(server, id, patch), () => this.#wasDestroyed(id) && void server.delete(id).catch(() => {}));
+          await this.#storeCall(() => byHand.patch(id, patch), () => byHand.wasDestroyed(id) && void server.delete(id).catch(() => {}));
     } catch (error) {
       throw storeFailure('saving', error);
     }
@@ -330,43 +328,6 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     state.base = texts;
     state.baseUserId = state.userId;
     state.expiresAt = expiresAt;
-  }
-
-  /**
-   * `patch` for a store that has none: read, merge, write. Within this process nothing is lost (the
-   * merges of one session take turns) and nothing destroyed comes back (the IDs destroyed in the last
-   * minute are remembered); across processes such a store is last-writer-wins, and a session
-   * destroyed elsewhere between the read and the write can come back. Stores that matter implement
-   * `patch`.
-   */
-  #patchByHand(server: Store, id: string, patch: SessionPatch): Promise<boolean> {
-    const merge = async (): Promise<boolean> => {
-      const record = await server.get(id);
-      if (record === undefined || this.#wasDestroyed(id)) return false;
-      const next: SessionRecord = {
-        data: applyPatch(record.data, patch),
-        createdAt: record.createdAt,
-        expiresAt: patch.expiresAt ?? record.expiresAt,
-        userId: patch.userId ?? record.userId,
-      };
-      if (this.#wasDestroyed(id)) return false;
-      await server.set(id, next);
-      return true;
-    };
-    const previous = this.#merging.get(id);
-    const turn = previous === undefined ? merge() : previous.then(merge, merge);
-    // The next merge waits for this one, but no longer than storeTimeout: a hung store must not
-    // hold every later save of the session behind it.
-    const settled = this.#guard.call(() => turn).catch(() => {});
-    this.#merging.set(id, settled);
-    void settled.then(() => {
-      if (this.#merging.get(id) === settled) this.#merging.delete(id);
-    });
-    return turn;
-  }
-
-  #wasDestroyed(id: string): boolean {
-    return this.#destroyed.has(id);
   }
 
   /** For a cookie session, `cookieHeader` did the saving; a change made after it can no longer reach the browser. */
@@ -433,13 +394,8 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     const server = this.#server;
     if (server === undefined) return; // a sealed cookie cannot be taken back (see stores/cookie.ts)
     let before = state.pending ?? Promise.resolve();
-    if (server.patch === undefined) {
-      // A store without patch(): remember the ID, so no later merge writes it back, and let the
-      // merges of it in flight land first, so the delete comes after them.
-      this.#remember(id);
-      const merging = this.#merging.get(id);
-      if (merging !== undefined) before = Promise.all([before, merging]).then(() => {});
-    }
+    // A store without patch(): no later merge may write the ID back, and the delete comes after the merges in flight.
+    if (this.#byHand !== undefined) before = Promise.all([before, this.#byHand.destroying(id)]).then(() => {});
     const removal = before.then(() =>
       this.#storeCall(() => server.delete(id)).catch((error: unknown) => {
         throw storeFailure('removing', error);
@@ -447,15 +403,6 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     );
     state.pending = removal.catch(() => {}); // a save waits for it; the error goes to the caller below
     await removal;
-  }
-
-  #remember(id: string): void {
-    const now = Date.now();
-    for (const [old, at] of this.#destroyed) {
-      if (at > now - REMEMBER_DESTROYED_MS) break; // a Map iterates in insertion order: the rest is younger
-      this.#destroyed.delete(old);
-    }
-    this.#destroyed.set(id, now);
   }
 
   // --- helpers ---------------------------------------------------------------------------------
