@@ -14,6 +14,7 @@ import { hashId } from '../lib/id.js';
 import * as plainSession from '../lib/index.js';
 import { Client } from './helpers.js';
 import { runExample } from './example-runner.js';
+import { sqliteDriver } from './store-kinds.js';
 import { requireDriver, serviceUrl, uniqueName } from './services.js';
 
 const CART = 'examples/cart/server.js';
@@ -149,4 +150,33 @@ describe('the cart example keeps carts across a restart', () => {
 
 test('an unknown STORE stops the example with a message naming the known ones', async () => {
   await assert.rejects(runExample(CART, { STORE: 'mongo' }), /STORE=mongo is not known; use memory, cookie, sqlite, postgres, redis or redis-cluster/);
+});
+
+// Several processes started together on one new file (test/processes.test.ts) once failed here on
+// Node 24: node:sqlite waits for no lock by default, and the switch to WAL takes one, so a process
+// that met another's lock died with "database is locked" before `busy_timeout` was set.
+test('STORE=sqlite: a server that finds its file locked at startup waits for the lock, then serves', async () => {
+  const file = join(dir, 'locked.sqlite');
+  const sqlite = await sqliteDriver();
+  const db = sqlite.open(file);
+  db.exec('BEGIN EXCLUSIVE'); // what another process in the middle of a write holds
+  let locked = true;
+  const unlock = () => {
+    if (locked) db.exec('COMMIT');
+    locked = false;
+  };
+  const timer = setTimeout(unlock, 500);
+  try {
+    const app = await runExample(CART, { STORE: 'sqlite', SQLITE_FILE: file });
+    try {
+      assert.equal(locked, false, 'the server started only once the lock was gone');
+      assert.equal((await new Client(app.url).get('/')).status, 200);
+    } finally {
+      await app.stop();
+    }
+  } finally {
+    clearTimeout(timer);
+    unlock();
+    db.close();
+  }
 });

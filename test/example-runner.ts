@@ -20,7 +20,10 @@ export async function runExample(script: string, env: Record<string, string> = {
   let output = '';
   child.stderr!.on('data', (chunk) => (output += chunk));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${output}`)), 15_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // a server that never started must not keep the test process waiting
+      reject(new Error(`${script} did not start:\n${output}`));
+    }, 15_000);
     child.stdout!.on('data', (chunk) => {
       output += chunk;
       const match = /http:\/\/localhost:(\d+)/.exec(output);

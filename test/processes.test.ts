@@ -26,8 +26,14 @@ const children = new Set<ChildProcess>();
 process.once('exit', () => children.forEach((child) => child.kill('SIGKILL')));
 
 async function start(env: Record<string, string>): Promise<Running[]> {
-  const servers = await Promise.all(Array.from({ length: PROCESSES }, () => runExample(SERVER, env)));
+  const started = await Promise.allSettled(Array.from({ length: PROCESSES }, () => runExample(SERVER, env)));
+  const servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   for (const server of servers) children.add(server.child);
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
+    await stop(servers); // or they would keep this file's process, and the whole run, waiting
+    throw failed.reason;
+  }
   return servers;
 }
 

@@ -49,9 +49,13 @@ export async function makeStore(kind) {
     case 'sqlite': {
       const file = process.env.SQLITE_FILE || join(tmpdir(), 'plain-session-cart.sqlite');
       const { db, driver } = await openSqlite(file);
+      // Several processes on one file take turns writing: a process that finds the file locked waits
+      // up to 5 s instead of failing at once. First, before anything else touches the file: even the
+      // switch to WAL below takes a lock, and node:sqlite (unlike better-sqlite3) waits for none by
+      // default, so processes started together would fail with "database is locked".
+      db.exec('PRAGMA busy_timeout = 5000');
       // WAL: readers never wait for the writer, and a crash cannot leave the file half-written.
-      db.exec('PRAGMA journal_mode = WAL'); // readers never wait for the writer
-      db.exec('PRAGMA busy_timeout = 5000'); // several processes on one file take turns writing
+      db.exec('PRAGMA journal_mode = WAL');
       return {
         store: new SqliteStore(db, { table }),
         label: `in SQLite (${file}, via ${driver}), so carts survive a restart`,

@@ -125,6 +125,7 @@ function makeCookie() {
 async function makeDatabase() {
   const file = join(DIR, 'plain-session-demo.sqlite');
   const { db, driver } = await openSqlite(file);
+  db.exec('PRAGMA busy_timeout = 5000'); // first: even the switch to WAL takes a lock (see examples/cart/store.js)
   db.exec('PRAGMA journal_mode = WAL');
   const about = {
     key: 'database',
