@@ -7,7 +7,6 @@
  * Never use a user's ID, a counter or `Math.random()` as a session ID: they can be guessed.
  */
 import * as crypto from 'node:crypto';
-import { createHash, randomBytes } from 'node:crypto';
 
 const ID_BYTES = 32;
 /** Length of an ID: 32 bytes in base64url without padding. */
@@ -22,7 +21,7 @@ let poolOffset = 0;
 /** A fresh session ID with 256 bits of entropy from the system's CSPRNG. */
 export function generateId(): string {
   if (poolOffset >= pool.length) {
-    pool = randomBytes(ID_BYTES * POOL_IDS);
+    pool = crypto.randomBytes(ID_BYTES * POOL_IDS);
     poolOffset = 0;
   }
   const id = pool.toString('base64url', poolOffset, poolOffset + ID_BYTES);
@@ -66,5 +65,5 @@ const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encodi
  * (OWASP: "Session ID ... stored ... hashed" in the cheat sheet's storage advice; scs does the same).
  */
 export function hashId(id: string): string {
-  return oneShotHash !== undefined ? oneShotHash('sha256', id, 'base64url') : createHash('sha256').update(id).digest('base64url');
+  return oneShotHash !== undefined ? oneShotHash('sha256', id, 'base64url') : crypto.createHash('sha256').update(id).digest('base64url');
 }

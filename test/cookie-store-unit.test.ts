@@ -5,7 +5,7 @@ import { CookieStore, type CookieRejection } from '../lib/stores/cookie.js';
 import { COOKIE_SIZE_LIMIT } from '../lib/session-cookie.js';
 import { encodeData, joinTexts } from '../lib/data.js';
 import { generateId, hashId } from '../lib/id.js';
-import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { sealAsOlderVersion } from './older-seals.js';
 import { isSealingStore, type SessionRecord } from '../lib/store.js';
 
 const A = 'secret-A-0123456789abcdefghijklmnop';
@@ -255,16 +255,7 @@ describe('CookieStore: each seal is bound to its cookie name', () => {
     const id = generateId();
     const rec = record({ userId: 'user-7', data: encodeData({ cart: [{ sku: 'tea', qty: 2 }], '': 0, '\n': '\u2028' }) });
     const plaintext = JSON.stringify([id, rec.createdAt, rec.expiresAt, 'user-7']) + '\n' + joinTexts(rec.data);
-    const keyId = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key id', 4));
-    const key = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key', 32));
-    const older = (prefix: string, aad: string | undefined) => {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
-      if (aad !== undefined) cipher.setAAD(Buffer.from(aad));
-      const body = cipher.update(plaintext, 'utf8');
-      cipher.final();
-      return prefix + Buffer.concat([keyId, iv, body, cipher.getAuthTag()]).toString('base64url');
-    };
+    const older = (prefix: string, aad: string | undefined) => sealAsOlderVersion(A, prefix, aad, plaintext);
     assert.deepEqual(store.unseal(older('v1.', undefined), NOW, 'sid'), { id, record: rec, stale: true });
     assert.deepEqual(store.unseal(older('v2.', 'sid'), NOW, 'sid'), { id, record: rec, stale: true });
     assert.equal(store.unseal(older('v2.', 'sid'), NOW, 'other'), undefined, 'v2 binds the cookie name');

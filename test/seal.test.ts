@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { sealAsOlderVersion } from './older-seals.js';
 import { createSealer, MAX_SEALED_LENGTH, type SealRejection } from '../lib/stores/seal.js';
 
 const A = 'secret-A-0123456789abcdefghijklmnop';
@@ -216,16 +216,7 @@ describe('createSealer: reasons', () => {
   });
   it('opens a value of an older version, says which, and never one relabelled as another version', () => {
     // What v2 wrote: the cookie name as additional data; and v1: none. Same keys as v3.
-    const key = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key', 32));
-    const keyId = Buffer.from(hkdfSync('sha256', A, 'plain-session', 'plain-session cookie v1 key id', 4));
-    const older = (prefix: string, aad: string | undefined) => {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
-      if (aad !== undefined) cipher.setAAD(Buffer.from(aad));
-      const body = cipher.update('older', 'utf8');
-      cipher.final();
-      return prefix + Buffer.concat([keyId, iv, body, cipher.getAuthTag()]).toString('base64url');
-    };
+    const older = (prefix: string, aad: string | undefined) => sealAsOlderVersion(A, prefix, aad, 'older');
     const v2 = older('v2.', 'sid');
     const v1 = older('v1.', undefined);
     assert.deepEqual(sealer.unseal(v2, 'sid'), { plaintext: 'older', keyIndex: 0, version: 2 });

@@ -92,8 +92,7 @@ export class MemoryStore implements Store {
       this.#slots.set(id, slot);
       this.#push(record.expiresAt, id);
     } else {
-      if (record.expiresAt < this.#times[2 * slot + 1]!) this.#push(record.expiresAt, id); // see the heap's comment
-      this.#bind(id, slot, undefined);
+      this.#moveExpiry(id, slot, record.expiresAt);
       this.#used(id, slot);
     }
     this.#texts[slot] = copyTexts(record.data); // the caller's object stays the caller's
