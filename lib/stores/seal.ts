@@ -29,6 +29,7 @@
  * be random (at least 32 characters), never a password a person made up.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomFillSync } from 'node:crypto';
+import { isCanonicalBase64url } from '../base64url.js';
 
 /** Shortest secret we accept, in characters. */
 export const MIN_SECRET_LENGTH = 32;
@@ -137,8 +138,8 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
     if (format === undefined) return rejected(onReject, /^v\d+\./.test(value) ? 'version' : 'malformed');
     if (value.length < PREFIX.length + MIN_BODY_LENGTH) return rejected(onReject, 'malformed');
 
-    const bytes = decodeCanonical(value, PREFIX.length);
-    if (bytes === undefined) return rejected(onReject, 'malformed');
+    if (!isCanonicalBase64url(value, PREFIX.length)) return rejected(onReject, 'malformed');
+    const bytes = Buffer.from(value.slice(PREFIX.length), 'base64url');
     const known = contexts.of(context);
     const aad = format.aad(known.bytes, known.prefixed);
 
@@ -160,33 +161,6 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
 function rejected(onReject: ((reason: SealRejection) => void) | undefined, reason: SealRejection): undefined {
   onReject?.(reason);
   return undefined;
-}
-
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-/** Each ASCII code's base64url value, or -1 for a character outside the alphabet. */
-const BASE64URL_VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < BASE64URL.length; i++) BASE64URL_VALUE[BASE64URL.charCodeAt(i)] = i;
-
-/**
- * The bytes of `value` from `start` on, if that part is canonical base64url (RFC 4648 §5, no
- * padding), else `undefined`. Buffer.from alone would skip characters outside the alphabet and
- * ignore the spare low bits of the last character, so that many spellings would open to the same
- * bytes; this accepts only the one spelling we write, and checks it in the same pass that reads
- * it, without encoding the bytes back to compare.
- */
-function decodeCanonical(value: string, start: number): Buffer | undefined {
-  const length = value.length - start;
-  if (length % 4 === 1) return undefined; // 6 bits cannot end a byte
-  let last = 0;
-  for (let i = start; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    last = c < 128 ? BASE64URL_VALUE[c]! : -1;
-    if (last < 0) return undefined;
-  }
-  // After a group of 2 or 3 characters, the last one carries 4 or 2 bits that belong to no byte.
-  const spare = length % 4 === 2 ? 0b1111 : length % 4 === 3 ? 0b11 : 0;
-  if ((last & spare) !== 0) return undefined;
-  return Buffer.from(start === 0 ? value : value.slice(start), 'base64url');
 }
 
 /**
