@@ -97,6 +97,9 @@ export class Session<T extends object = Record<string, unknown>> {
    * session, and never learns the new ID. Call it whenever privileges change, above all on login,
    * so that an ID an attacker planted or saw before the login is worthless after it (session
    * fixation; OWASP cheat sheet, "Renew the Session ID After Any Privilege Level Change").
+   * If another request ended the session meanwhile (a logout), there is nothing to move: this
+   * request goes on with a new, empty session. A signed-in session whose ID only rotates keeps its
+   * age; any other starts its absolute lifetime anew.
    */
   regenerate(): Promise<void> {
     return this.#owner.regenerate(this.#state);
@@ -105,7 +108,8 @@ export class Session<T extends object = Record<string, unknown>> {
   /**
    * Ends the session: its stored entry is removed at once and the cookie is expired. The request
    * goes on with a new, empty session, which is saved only if the handler puts something in it
-   * (a "you have been logged out" message, say).
+   * (a "you have been logged out" message, say). When the store fails to remove it, this rejects,
+   * and the save fails too (a 503), whether or not the handler awaited it.
    */
   destroy(): Promise<void> {
     return this.#owner.destroy(this.#state);

@@ -85,9 +85,13 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     if (this.#server !== undefined && typeof this.#server.patch !== 'function') this.#byHand = new PatchByHand(this.#server, this.#guard);
     // Exactly our MemoryStore (a subclass may do anything in its methods): see #storeCall.
     this.#inProcess = this.#server !== undefined && Object.getPrototypeOf(this.#server) === MemoryStore.prototype;
+    // A handler that forgets to `await session.destroy()` must lose nothing: a failed removal fails
+    // the save too, which answers 503 and tells onError (see #remove). So the promise it dropped
+    // is marked handled, or Node would also end the process over it as an unhandled rejection.
+    // Whoever awaits it still gets the error.
     this.#owner = {
-      regenerate: (state) => this.#regenerate(state),
-      destroy: (state) => this.#destroy(state),
+      regenerate: (state) => handled(this.#regenerate(state)),
+      destroy: (state) => handled(this.#destroy(state)),
     };
   }
 
@@ -369,15 +373,25 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
 
   async #regenerate(state: SessionState): Promise<void> {
     const oldId = state.base !== undefined ? state.id : undefined;
+    // The absolute lifetime (OWASP cheat sheet, "Absolute Timeout") counts from the sign-in: a
+    // signed-in session that only rotates its ID keeps its age, or rotating now and then would let
+    // it live forever; a session signing someone in (login) starts a new lifetime.
+    const rotating = state.baseUserId !== undefined && state.userId === state.baseUserId;
     state.id = generateId();
     state.base = undefined;
     state.baseUserId = undefined;
-    state.createdAt = Date.now(); // a new session as far as the absolute lifetime goes
+    if (!rotating) state.createdAt = Date.now();
     state.expiresAt = 0;
     state.cookieSent = false;
     state.gone = false;
     debug('session %s: regenerated as %s', oldId ? shortId(oldId) : '(new)', shortId(state.id));
-    if (oldId !== undefined) await this.#remove(state, oldId);
+    if (oldId === undefined) return;
+    if (await this.#remove(state, oldId)) return;
+    // The old session was gone already: logged out, or "log out everywhere", by another request
+    // while this one ran. Carrying its data and user to a new ID would undo that logout, so this
+    // request goes on with a new, empty session, as if its cookie had named nothing.
+    debug('session %s: gone from the store before regenerate() could move it; a new, empty session instead', shortId(oldId));
+    Object.assign(state, freshState(this, true), { hadCookie: state.hadCookie, pending: state.pending });
   }
 
   async #destroy(state: SessionState): Promise<void> {
@@ -390,19 +404,26 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     if (oldId !== undefined) await this.#remove(state, oldId);
   }
 
-  async #remove(state: SessionState, id: string): Promise<void> {
+  /** Deletes `id` from the store, and answers whether a live session was there (see Store.delete). */
+  #remove(state: SessionState, id: string): Promise<boolean> {
     const server = this.#server;
-    if (server === undefined) return; // a sealed cookie cannot be taken back (see stores/cookie.ts)
+    if (server === undefined) return Promise.resolve(true); // a sealed cookie cannot be taken back (see stores/cookie.ts)
     let before = state.pending ?? Promise.resolve();
     // A store without patch(): no later merge may write the ID back, and the delete comes after the merges in flight.
     if (this.#byHand !== undefined) before = Promise.all([before, this.#byHand.destroying(id)]).then(() => {});
     const removal = before.then(() =>
-      this.#storeCall(() => server.delete(id)).catch((error: unknown) => {
-        throw storeFailure('removing', error);
-      }),
+      this.#storeCall(() => server.delete(id)).then(
+        (answer) => answer !== false,
+        (error: unknown) => {
+          throw storeFailure('removing', error);
+        },
+      ),
     );
-    state.pending = removal.catch(() => {}); // a save waits for it; the error goes to the caller below
-    await removal;
+    // The save waits for the removal, and fails with it: a logout the store did not carry out must
+    // not answer as if it had (the response becomes a 503, through the save).
+    state.pending = removal.then(() => {});
+    state.pending.catch(() => {}); // reported by the save; a session never saved has nothing to report it to
+    return removal;
   }
 
   // --- helpers ---------------------------------------------------------------------------------
@@ -427,6 +448,12 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
 /** A failed store call, as the request sees it: 503, with the store's error as the cause. */
 function storeFailure(what: 'loading' | 'saving' | 'removing', error: unknown): SessionError {
   return new SessionError(`session store failed while ${what} a session`, 503, { cause: error });
+}
+
+/** `promise`, with a handler attached so that nobody awaiting it is not an unhandled rejection. */
+function handled<R>(promise: Promise<R>): Promise<R> {
+  promise.catch(() => {});
+  return promise;
 }
 
 function tooLate(): void {

@@ -74,8 +74,13 @@ export interface Store {
    * so its idle timeout starts again). If there is no live record for `id`, does nothing.
    */
   touch(id: string, expiresAt: number): Promise<void>;
-  /** Removes the record for `id`. If there is none, does nothing. */
-  delete(id: string): Promise<void>;
+  /**
+   * Removes the record for `id`, and answers whether a live session was there: `false` when there
+   * was none, or only an expired one. `regenerate()` relies on the answer: a session that another
+   * request logged out meanwhile must not be carried over to a new ID. A store that answers nothing
+   * (`void`, as before version 0.2) is taken to have held a live session.
+   */
+  delete(id: string): Promise<boolean | void>;
   /**
    * The live sessions bound to `userId`, for counting or a "your devices" page. Optional. A store
    * that hashes IDs at rest lists the hashed keys: handles to show, never cookies to replay.

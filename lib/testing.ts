@@ -171,14 +171,23 @@ export function runStoreContract(name: string, makeStore: () => Store | Promise<
         assert.equal(await store.get(id), undefined);
       });
 
-      test('delete removes; deleting an unknown ID is a no-op', async () => {
+      test('delete removes, and answers whether a live session was there', async () => {
         const store = await open();
         const id = generateId();
         await store.set(id, record({ v: 1 }));
-        await store.delete(id);
+        assert.equal(await store.delete(id), true);
         assert.equal(await store.get(id), undefined);
-        await store.delete(id);
-        await store.delete(generateId());
+        assert.equal(await store.delete(id), false, 'deleted already');
+        assert.equal(await store.delete(generateId()), false, 'never set');
+      });
+
+      test('delete answers false for an expired session (regenerate() must not move a dead one)', async () => {
+        const store = await open();
+        const id = generateId();
+        await store.set(id, record({ v: 1 }, { expiresAt: Date.now() + 50 }));
+        await pause(100);
+        assert.equal(await store.delete(id), false);
+        assert.equal(await store.get(id), undefined);
       });
 
       test('sessions are independent of each other', async () => {

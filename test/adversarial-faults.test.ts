@@ -45,8 +45,9 @@ interface App {
 }
 
 /**
- * A counter app on a FaultyStore: `/add` increments, `/destroy` destroys, `/stream` writes the
- * head and then chunks, `/throw-after-head` throws once the head is out, `/reject` rejects.
+ * A counter app on a FaultyStore: `/add` increments, `/destroy` destroys (`/destroy-unawaited`
+ * without awaiting it, `/destroy-caught` catching its failure), `/stream` writes the head and then
+ * chunks, `/throw-after-head` throws once the head is out, `/reject` rejects.
  */
 async function faultApp(options: Omit<SessionsOptions, 'store' | 'onError'> = {}): Promise<App> {
   const store = new FaultyStore(new MemoryStore({ pruneInterval: 0 }));
@@ -57,6 +58,8 @@ async function faultApp(options: Omit<SessionsOptions, 'store' | 'onError'> = {}
     const url = req.url ?? '/';
     if (url === '/add') session.data.n = (session.data.n ?? 0) + 1;
     if (url === '/destroy') await session.destroy();
+    if (url === '/destroy-unawaited') void session.destroy(); // a common slip
+    if (url === '/destroy-caught') await session.destroy().catch(() => {});
     if (url === '/reject') {
       await sleep(1);
       throw new Error('handler rejected (test)');
@@ -145,9 +148,14 @@ describe('8. faults: a store that fails', () => {
     ['set', 'throw', '/add', 503],
     ['patch', 'throw', '/add', 503],
     ['delete', 'throw', '/destroy', 503],
+    // A logout the store did not carry out never answers as one (no 200, no cleared cookie), and a
+    // dropped promise of it crashes nothing (this file runs with --unhandled-rejections=strict).
+    ['delete', 'reject', '/destroy-unawaited', 503],
+    ['delete', 'throw', '/destroy-unawaited', 503],
+    ['delete', 'reject', '/destroy-caught', 503],
   ];
   for (const [op, fault, path, status] of cases) {
-    test(`${op} ${fault === 'throw' ? 'throws synchronously' : 'rejects'}: ${status}, onError called once, the next request works`, async () => {
+    test(`${op} ${fault === 'throw' ? 'throws synchronously' : 'rejects'} on ${path}: ${status}, onError called once, the next request works`, async () => {
       const app = await faultApp();
       const cookie = await startSession(app);
       app.store.faults = { [op]: fault };

@@ -28,8 +28,8 @@ interface Answer {
 
 /**
  * The app: `?set.KEY=VALUE` sets keys, `?hold=NAME` waits at a gate after the session is loaded and
- * before it changes anything; `/login?user=U` regenerates and binds the user, `/logout` destroys.
- * Every answer shows the session as the request saw it.
+ * before it changes anything; `/login?user=U` regenerates and binds the user, `/rotate` only
+ * regenerates, `/logout` destroys. Every answer shows the session as the request saw it.
  */
 async function app(inner: Store, options: SessionsOptions & { withoutPatch?: boolean } = {}) {
   const { withoutPatch, ...sessionOptions } = options;
@@ -48,6 +48,7 @@ async function app(inner: Store, options: SessionsOptions & { withoutPatch?: boo
         session.bindUser(url.searchParams.get('user')!);
         session.data.user = url.searchParams.get('user');
       }
+      if (url.pathname === '/rotate') await session.regenerate();
       if (url.pathname === '/logout') await session.destroy();
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ data: session.data, isNew: session.isNew, userId: session.userId ?? null }));
@@ -177,6 +178,50 @@ for (const kind of kinds) {
         a.gates.release('S');
         await held;
         assert.equal(await a.store.inner.get(id), undefined, 'the held request did not bring it back');
+      });
+
+      for (const ending of ['a logout', '"log out everywhere"'] as const) {
+        test(`a request that started before ${ending} cannot bring the session back by regenerating it`, async (t) => {
+          const a = await open();
+          t.after(() => a.close());
+          if (ending !== 'a logout' && !a.store.deleteUser) return t.skip('this store keeps no user index');
+          const tab = new Client(a.url);
+          await tab.get('/login?user=dora');
+          const rotating = copyOf(tab); // a request that rotates the ID (step-up, or now and then)
+          const held = rotating.get('/rotate?hold=R');
+          await a.gates.arrived('R');
+          if (ending === 'a logout') await tab.get('/logout');
+          else assert.equal(await a.store.deleteUser!('dora'), 1);
+          a.gates.release('R');
+          const raw = await held;
+          const reply = answer(raw);
+          assert.deepEqual([reply.isNew, reply.userId, reply.data.user], [true, null, undefined], 'a new, empty session: nothing moved');
+          assert.deepEqual(raw.setCookies, [], 'no cookie naming a new ID');
+          const after = answer(await rotating.get('/'));
+          assert.deepEqual([after.isNew, after.userId], [true, null], 'still logged out');
+          if (a.store.idsOfUser) assert.deepEqual(await a.store.idsOfUser('dora'), [], 'no session of the user anywhere');
+        });
+      }
+
+      test('rotating a signed-in session\'s ID keeps its age; signing in starts a new lifetime', async (t) => {
+        const a = await open({ absoluteTimeout: 800 });
+        t.after(() => a.close());
+        const tab = new Client(a.url);
+        await tab.get('/?set.cart=1'); // anonymous first
+        await sleep(400);
+        const started = Date.now(); // the lifetime starts at the sign-in, not at the anonymous visit
+        await tab.get('/login?user=eve');
+        await sleep(500);
+        assert.equal(answer(await tab.get('/')).userId, 'eve', 'signed in 900 ms after the first visit: alive');
+        const ids = new Set([tab.jar.get('sid')]);
+        while (Date.now() - started < 1100) {
+          await tab.get('/rotate');
+          ids.add(tab.jar.get('sid'));
+          await sleep(100);
+        }
+        assert.ok(ids.size >= 3, `the ID rotated (${ids.size} IDs)`);
+        const last = answer(await tab.get('/'));
+        assert.deepEqual([last.isNew, last.userId], [true, null], 'past the absolute lifetime despite rotating');
       });
 
       test('a save that reaches the store after a logout brings nothing back', async (t) => {

@@ -107,7 +107,7 @@ export class InstrumentedStore implements Store {
     await this.#step('touch');
     return this.inner.touch(id, expiresAt);
   }
-  async delete(id: string): Promise<void> {
+  async delete(id: string): Promise<boolean | void> {
     await this.#step('delete');
     return this.inner.delete(id);
   }

@@ -71,7 +71,7 @@ class CountingStore implements Store {
     this.calls++;
     return this.inner.touch(id, expiresAt);
   }
-  delete(id: string): Promise<void> {
+  delete(id: string): Promise<boolean | void> {
     this.calls++;
     return this.inner.delete(id);
   }

@@ -125,9 +125,12 @@ export class MemoryStore implements Store {
     this.#used(id, slot);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string): Promise<boolean> {
     const slot = this.#slots.get(id);
-    if (slot !== undefined) this.#remove(id, slot);
+    if (slot === undefined) return false;
+    const live = this.#times[2 * slot + 1]! > Date.now();
+    this.#remove(id, slot);
+    return live;
   }
 
   async idsOfUser(userId: string): Promise<string[]> {

@@ -187,8 +187,9 @@ CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS N
     await this.#query(this.#statements.touch, [Math.floor(expiresAt), hashId(id), Date.now()]);
   }
 
-  async delete(id: string): Promise<void> {
-    await this.#query(this.#statements.delete, [hashId(id)]);
+  async delete(id: string): Promise<boolean> {
+    const { rows } = await this.#query(this.#statements.delete, [hashId(id), Date.now()]);
+    return (rows[0] as { live: boolean } | undefined)?.live === true;
   }
 
   /**
@@ -297,7 +298,8 @@ function statementsFor(table: string): Statements {
     ),
     // `expires_at > now`: an expired row that is not swept yet must stay dead, not come back.
     touch: statement('touch', `UPDATE ${t} SET expires_at = $1 WHERE id = $2 AND expires_at > $3`),
-    delete: statement('delete', `DELETE FROM ${t} WHERE id = $1`),
+    // Whatever its expiry, the row goes; the answer says whether it was a live session.
+    delete: statement('delete', `DELETE FROM ${t} WHERE id = $1 RETURNING expires_at > $2 AS live`),
     idsOfUser: statement('ids', `SELECT id FROM ${t} WHERE user_id = $1 AND expires_at > $2`),
     deleteUser: statement('deleteUser', `DELETE FROM ${t} WHERE user_id = $1 AND expires_at > $2`),
     prune: statement(

@@ -150,7 +150,10 @@ export class RedisStore implements Store {
 
   async set(id: string, record: SessionRecord): Promise<void> {
     const expiresAt = String(Math.floor(record.expiresAt));
-    if (record.expiresAt <= Date.now()) return this.delete(id); // PEXPIREAT in the past would only delete it
+    if (record.expiresAt <= Date.now()) {
+      await this.delete(id); // PEXPIREAT in the past would only delete it
+      return;
+    }
     const hash = hashId(id);
     const fields = ['m:created', String(Math.floor(record.createdAt)), 'm:expires', expiresAt];
     if (record.userId !== undefined) {
@@ -195,10 +198,11 @@ export class RedisStore implements Store {
     if (typeof user === 'string' && user !== '') await this.#list(user, hash, at);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string): Promise<boolean> {
     // The user's set keeps the member until it expires; listing checks that each member still exists.
+    // Redis expires the key at the session's expiry, so a key that was there was a live session.
     const key = this.#key(id);
-    await this.#command(key, ['DEL', key]);
+    return Number(await this.#command(key, ['DEL', key])) > 0;
   }
 
   /**

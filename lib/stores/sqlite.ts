@@ -153,8 +153,9 @@ CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS N
     this.#prepared().touch.run(Math.floor(expiresAt), hashId(id), Date.now());
   }
 
-  async delete(id: string): Promise<void> {
-    this.#prepared().delete.run(hashId(id));
+  async delete(id: string): Promise<boolean> {
+    const row = this.#prepared().delete.get(hashId(id), Date.now()) as { live: number } | undefined;
+    return row?.live === 1;
   }
 
   /**
@@ -213,7 +214,8 @@ CREATE INDEX IF NOT EXISTS "${t}_user_id" ON "${t}" (user_id) WHERE user_id IS N
          WHERE id = ? AND expires_at > ?`,
       ),
       touch: prepare(`UPDATE ${t} SET expires_at = ? WHERE id = ? AND expires_at > ?`),
-      delete: prepare(`DELETE FROM ${t} WHERE id = ?`),
+      // Whatever its expiry, the row goes; the answer says whether it was a live session.
+      delete: prepare(`DELETE FROM ${t} WHERE id = ? RETURNING expires_at > ? AS live`),
       idsOfUser: prepare(`SELECT id FROM ${t} WHERE user_id = ? AND expires_at > ?`),
       deleteUser: prepare(`DELETE FROM ${t} WHERE user_id = ? AND expires_at > ?`),
       // SQLite's DELETE … LIMIT is a compile-time option, so the batch is chosen by a subquery.
