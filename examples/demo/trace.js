@@ -106,8 +106,11 @@ export function watchStore(store, where, keyOf) {
       note('save', `store.touch(${short(id)}): expiry moved to ${clock(expiresAt)}, data not rewritten`, { kind: 'store', op: 'touch', id, where });
     },
     async delete(id) {
-      await store.delete(id);
-      note('save', `store.delete(${short(id)}): removed ${where}; the old ID is dead`, { kind: 'store', op: 'delete', id, where });
+      const live = await store.delete(id);
+      note('save', live === false
+        ? `store.delete(${short(id)}): nothing live ${where} under this ID (logged out or expired already)`
+        : `store.delete(${short(id)}): removed ${where}; the old ID is dead`, { kind: 'store', op: 'delete', id, where });
+      return live;
     },
   };
   if (typeof store.patch === 'function') {
