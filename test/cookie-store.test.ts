@@ -100,7 +100,7 @@ describe('CookieStore through a real server', () => {
     let seals = 0;
     const seal = store.seal.bind(store);
     store.seal = (...args) => (seals++, seal(...args));
-    const { client } = await app(store, { idleTimeout: 60 * 60_000 }); // renews by steps of a minute
+    const { client } = await app(store, { idleTimeout: 60 * 60_000 }); // renews by steps of 36 s (1%)
     await client.get('/add?item=tea');
     assert.equal(seals, 1);
     for (let i = 0; i < 5; i++) {

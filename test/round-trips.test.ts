@@ -14,7 +14,7 @@
  * - Redis keeps a user's sessions in a sorted set scored by expiry, another key (in a cluster, on
  *   another node), which no script may touch together with the session: a session bound to a
  *   user costs one more command when it is stored anew (a login) and when its expiry moves (at
- *   most once per renewal step, a minute by default).
+ *   most once per renewal step: 1% of the idle timeout, at most a minute; 18 s by default).
  * - A login (`regenerate`) also deletes the old ID: one more round trip, on every store.
  */
 import assert from 'node:assert/strict';
@@ -173,7 +173,7 @@ async function kinds(): Promise<Counted[]> {
 
 for (const kind of await kinds()) {
   describe(`round trips per request: ${kind.name}`, () => {
-    // A one-hour idle timeout renews by steps of a minute; tests move the stored expiry back
+    // A one-hour idle timeout renews by steps of 36 s (1%); tests move the stored expiry back
     // (through the uncounted store) to stand for a visitor who comes back after such a step.
     const sessions = createSessions<{ views: number }>({ store: kind.store, idleTimeout: HOUR });
     const app = sessions.wrap(async (req, res, session) => {

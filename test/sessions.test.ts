@@ -249,6 +249,22 @@ describe('6. timeouts', () => {
     assert.equal(JSON.parse((await client.get('/')).body).isNew, true, 'idle past the timeout');
   });
 
+  test('the expiry is written once it has moved by 1% of the idle timeout, and at least every minute', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    for (const [idleTimeout, step] of [[10 * MIN, 6_000], [10 * 60 * MIN, MIN]] as const) {
+      const store = new InstrumentedStore();
+      const { client } = await counterApp({ store, idleTimeout, absoluteTimeout: 24 * 60 * MIN });
+      await client.get('/add');
+      t.mock.timers.tick(step - 1000);
+      await client.get('/');
+      assert.equal(store.calls.touch, 0, `idle ${idleTimeout / MIN} min: not yet, ${(step - 1000) / 1000} s after the save`);
+      t.mock.timers.tick(1000);
+      await client.get('/');
+      // 1% of 10 hours would be 6 minutes: the cap keeps a long idle timeout from drifting that far.
+      assert.equal(store.calls.touch, 1, `idle ${idleTimeout / MIN} min: renewed ${step / 1000} s after the save`);
+    }
+  });
+
   test('bad durations are refused with the fix in the message', () => {
     assert.throws(() => createSessions({ idleTimeout: 0 }), { name: 'RangeError', message: /idleTimeout must be a positive number of milliseconds/ });
     assert.throws(() => createSessions({ idleTimeout: Infinity }), RangeError);
