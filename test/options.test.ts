@@ -49,6 +49,7 @@ describe('cookie settings that browsers would drop are refused, with the fix', (
     ["a '__Secure-' name with secure: 'auto'", { name: '__Secure-sid', secure: 'auto' }, /'__Secure-' cookie needs secure: true/],
     ['a __host- prefix in lower case (browsers match it in any case)', { name: '__host-sid', secure: 'auto' }, /'__Host-' cookie needs/],
     ['a __HOST- prefix with a domain', { name: '__HOST-sid', secure: true, domain: 'example.com' }, /'__Host-' cookie needs/],
+    ["a '__Host-' name with a path other than '/', even with secure: true", { name: '__Host-sid', secure: true, path: '/app' }, /'__Host-' cookie needs/],
     ['a __SECURE- prefix without secure', { name: '__SECURE-sid' }, /'__Secure-' cookie needs/],
     ['a domain with an empty label', { domain: 'example..com' }, /empty label/],
     ['a domain with a leading dot', { domain: '.example.com' }, /empty label/],

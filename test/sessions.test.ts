@@ -132,6 +132,32 @@ describe('2. writing Set-Cookie', () => {
       assert.deepEqual(names, ['lang', 'sid', 'theme'], path);
     }
   });
+
+  test('a new session changed after the headers went out is not saved, and a PLAIN_SESSION_TOO_LATE warning says so', async () => {
+    const store = new InstrumentedStore();
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(w.code ?? w.name);
+    process.on('warning', onWarning);
+    try {
+      const sessions = createSessions<Data>({ store });
+      const served = await serve(
+        sessions.wrap((_req, res, session) => {
+          res.writeHead(200);
+          res.write('the body first, ');
+          session.data.n = 1; // too late: the headers, and with them any cookie, are gone
+          res.end('then the session');
+        }),
+      );
+      servers.push(served);
+      const reply = await new Client(served.url).get('/');
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      assert.deepEqual(reply.setCookies, []);
+      assert.deepEqual([store.calls.set, store.inner.size], [0, 0], 'nothing stored');
+      assert.deepEqual(warnings, ['PLAIN_SESSION_TOO_LATE']);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
 
 describe('3. IDs', () => {
@@ -179,6 +205,43 @@ describe('4. strict mode: unknown IDs are never adopted', () => {
     client.jar.set('sid', old);
     const reply = await client.get('/');
     assert.equal(JSON.parse(reply.body).isNew, true);
+  });
+
+  test('a cookie naming no session (unknown or expired) is left in the browser: no Set-Cookie clears it', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const { client, served } = await counterApp({ idleTimeout: 60_000 });
+    await client.get('/add');
+    t.mock.timers.tick(60_001); // the session idles out
+    for (const sid of [client.jar.get('sid')!, generateId()]) {
+      const reply = await new Client(served.url).request('/', { headers: { cookie: `sid=${sid}` } });
+      assert.equal(JSON.parse(reply.body).isNew, true);
+      assert.deepEqual(reply.setCookies, []);
+    }
+  });
+
+  test('after destroy() the request goes on with a fresh session, saved when the handler fills it; the old ID stays dead', async () => {
+    const sessions = createSessions<Data>({ store: new MemoryStore({ pruneInterval: 0 }) });
+    const served = await serve(
+      sessions.wrap(async (req, res, session) => {
+        if (req.url === '/add') session.data.n = 1;
+        if (req.url === '/logout') {
+          await session.destroy();
+          session.data.user = 'logged out';
+        }
+        res.end(JSON.stringify({ isNew: session.isNew, data: session.data }));
+      }),
+    );
+    servers.push(served);
+    const client = new Client(served.url);
+    await client.get('/add');
+    const old = client.jar.get('sid')!;
+    const logout = await client.get('/logout');
+    assert.equal(logout.setCookies.length, 1);
+    const fresh = cookieValue(logout.setCookies, 'sid');
+    assert.ok(fresh && fresh !== old, 'the cookie names a new session');
+    assert.deepEqual(JSON.parse((await client.get('/')).body), { isNew: false, data: { user: 'logged out' } });
+    const replay = await new Client(served.url).request('/', { headers: { cookie: `sid=${old}` } });
+    assert.equal(JSON.parse(replay.body).isNew, true);
   });
 
   test('login regenerates: the old ID is dead at once, the data moves', async () => {
@@ -265,6 +328,13 @@ describe('6. timeouts', () => {
     }
   });
 
+  test('absoluteTimeout: Infinity: the cookie gets the longest Max-Age browsers keep (400 days), and the session reads back', async () => {
+    const { client } = await counterApp({ absoluteTimeout: Infinity });
+    const first = await client.get('/add');
+    assert.match(first.setCookies[0]!, /; Max-Age=34560000;/); // 400 × 86,400 s (RFC 6265bis §5.6.2)
+    assert.deepEqual(JSON.parse((await client.get('/add')).body).data, { n: 2 });
+  });
+
   test('bad durations are refused with the fix in the message', () => {
     assert.throws(() => createSessions({ idleTimeout: 0 }), { name: 'RangeError', message: /idleTimeout must be a positive number of milliseconds/ });
     assert.throws(() => createSessions({ idleTimeout: Infinity }), RangeError);
@@ -323,6 +393,31 @@ describe('8. cookie attributes', () => {
     } finally {
       server.closeAllConnections();
       server.close();
+    }
+  });
+
+  test('secure: true sends Secure over plain HTTP (behind a TLS-terminating proxy), on the new cookie and the clearing one', async () => {
+    const { client } = await counterApp({ cookie: { secure: true } });
+    assert.match((await client.get('/add')).setCookies[0]!, /; Secure/);
+    assert.match((await client.get('/logout')).setCookies[0]!, /Max-Age=0;.*; Secure/);
+  });
+
+  test("no X-Forwarded-* header is read: X-Forwarded-Proto: https over plain HTTP gets no Secure with secure: 'auto'", async () => {
+    const { served } = await counterApp();
+    const reply = await new Client(served.url).request('/add', { headers: { 'x-forwarded-proto': 'https' } });
+    assert.match(reply.setCookies[0]!, /^sid=/);
+    assert.doesNotMatch(reply.setCookies[0]!, /Secure/);
+  });
+
+  test('httpOnly, sameSite and domain reach the new cookie and the clearing one', async () => {
+    const { client } = await counterApp({ cookie: { httpOnly: false, sameSite: 'strict', domain: 'example.com' } });
+    const set = (await client.get('/add')).setCookies[0]!;
+    const cleared = (await client.get('/logout')).setCookies[0]!;
+    assert.match(cleared, /Max-Age=0/);
+    for (const line of [set, cleared]) {
+      assert.doesNotMatch(line, /HttpOnly/i, line);
+      assert.match(line, /; SameSite=Strict/, line);
+      assert.match(line, /; Domain=example\.com/, line);
     }
   });
 
@@ -424,6 +519,21 @@ describe('10. failures', () => {
     assert.equal(reply.status, 200);
     assert.equal(JSON.parse(reply.body).data.n, 2, 'the failed write was not counted');
     assert.deepEqual(errors, [503, 503]);
+  });
+
+  test('onError defaults to console.error, which gets the SessionError', async () => {
+    const store = new InstrumentedStore();
+    store.fail.get = new Error('store down');
+    const logged = mock.method(console, 'error', () => {});
+    try {
+      const { client } = await counterApp({ store });
+      client.jar.set('sid', generateId());
+      assert.equal((await client.get('/')).status, 503);
+      const errors = logged.mock.calls.flatMap((call) => call.arguments).filter((arg) => arg instanceof SessionError);
+      assert.deepEqual(errors.map((e) => [e.statusCode, (e.cause as Error).message]), [[503, 'store down']]);
+    } finally {
+      logged.mock.restore();
+    }
   });
 
   test('a store that hangs or throws synchronously gets a 503 within storeTimeout', async () => {
@@ -561,6 +671,24 @@ describe('wrap() on other servers', () => {
     await client.get('/');
     assert.equal((await client.get('/')).body, '2');
   });
+
+  test("commit() without wrap adds Cache-Control: no-store to a response that sets the cookie, and keeps the handler's own", async () => {
+    const sessions = createSessions<Data>();
+    const served = await serve(async (req, res) => {
+      const session = await sessions.load(req);
+      session.data.n = 1;
+      if (req.url === '/own') res.setHeader('Cache-Control', 'private, max-age=5');
+      await sessions.commit(session, res);
+      res.end();
+    });
+    servers.push(served);
+    const plain = await new Client(served.url).get('/');
+    assert.match(plain.setCookies[0]!, /^sid=/);
+    assert.equal(plain.headers.get('cache-control'), 'no-store');
+    const own = await new Client(served.url).get('/own');
+    assert.match(own.setCookies[0]!, /^sid=/);
+    assert.equal(own.headers.get('cache-control'), 'private, max-age=5');
+  });
 });
 
 describe('11. tracing with NODE_DEBUG', () => {
@@ -585,5 +713,16 @@ describe('11. tracing with NODE_DEBUG', () => {
     for (const step of [/cookie sid set/, /session \S+: stored/, /session \S+: loaded/, /not a well-formed session ID/, /prune: removed 0/]) {
       assert.match(stderr, step);
     }
+  });
+});
+
+describe('12. closing', () => {
+  test('sessions.close() closes the store', async () => {
+    const store = new MemoryStore();
+    const close = mock.method(store, 'close');
+    const { sessions, client } = await counterApp({ store });
+    await client.get('/add');
+    await sessions.close();
+    assert.equal(close.mock.callCount(), 1);
   });
 });
