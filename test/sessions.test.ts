@@ -410,6 +410,58 @@ describe('9b. the end of a response waits for its save', () => {
       assert.deepEqual(order, ['end() returned', 'saved', 'finish', 'end callback'], `${method}: the save, then 'finish', then the callback`);
     }
   });
+
+  test('HTTP/2: the stream ends only once the save is done, and the next request sees it', async (t) => {
+    // README: "the response ends only once its save is done ... so the redirect after a login
+    // already sees the login (read-your-writes)", and wrap works on the node:http2 compatibility API.
+    const store = new GatedStore(new MemoryStore({ pruneInterval: 0 }));
+    const sessions = createSessions<Data>({ store });
+    const server = createSecureServer(
+      { key: readFileSync(new URL('../../test/fixtures/localhost-key.pem', import.meta.url)), cert: readFileSync(new URL('../../test/fixtures/localhost-cert.pem', import.meta.url)) },
+      sessions.wrap<Http2ServerRequest, Http2ServerResponse>((_req, res, session) => {
+        session.data.n = (session.data.n ?? 0) + 1;
+        res.end(String(session.data.n));
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = connectHttp2(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    t.after(() => {
+      client.close();
+      server.close();
+    });
+    let cookie: string[] = [];
+    const get = () => {
+      const stream = client.request({ ':path': '/', ...(cookie.length ? { cookie } : {}) });
+      const seen = { headers: false, body: '', ended: false };
+      const done = new Promise<string>((resolve, reject) => {
+        stream.on('response', (headers) => {
+          seen.headers = true;
+          const setCookie = headers['set-cookie'] as string[] | undefined;
+          if (setCookie) cookie = [setCookie[0]!.split(';')[0]!];
+        });
+        stream.on('data', (chunk) => (seen.body += chunk));
+        stream.on('end', () => {
+          seen.ended = true;
+          resolve(seen.body);
+        });
+        stream.on('error', reject);
+      });
+      return { seen, done };
+    };
+    for (const [method, expected] of [['set', '1'], ['patch', '3']] as const) {
+      const held = store.hold(method);
+      const request = get();
+      await held.arrived;
+      await sleep(200); // time enough for the end of the stream to arrive, were it not held
+      assert.equal(request.seen.ended, false, `${method}: the stream must not end while its save waits`);
+      held.release();
+      assert.equal(await request.done, expected);
+      // The very next request, sent the moment the stream ended, sees the change.
+      const next = get();
+      assert.equal(await next.done, String(Number(expected) + 1), `${method}: the next request reads the save`);
+    }
+  });
 });
 
 describe('10. failures', () => {
