@@ -4,6 +4,8 @@ import { generateId } from '../lib/id.js';
 import { MemoryStore } from '../lib/stores/memory.js';
 import { runStoreContract } from '../lib/testing.js';
 import { decodeData, encodeData } from '../lib/data.js';
+import { createSessions } from '../lib/sessions.js';
+import { Client, serve } from './helpers.js';
 
 runStoreContract('MemoryStore', () => new MemoryStore());
 
@@ -110,6 +112,44 @@ describe('MemoryStore', () => {
     } finally {
       process.off('warning', onWarning);
     }
+  });
+
+  test('maxSessions counts a save that changes a session (a patch, over HTTP) as use: the other oldest is evicted', async (t) => {
+    // README: "the least recently used session (by its last save or touch)". A request that changes
+    // an existing session saves it with patch(), not set(): that must make it recently used too.
+    const store = new MemoryStore({ pruneInterval: 0, maxSessions: 3 });
+    const quiet = t.mock.method(process, 'emitWarning', () => {}); // the one eviction warning
+    const sessions = createSessions<{ n?: number }>({ store });
+    const served = await serve(
+      sessions.wrap((_req, res, session) => {
+        session.data.n = (session.data.n ?? 0) + 1;
+        res.end(String(session.data.n));
+      }),
+    );
+    t.after(() => served.close());
+    const [a, b, c, d] = Array.from({ length: 4 }, () => new Client(served.url)) as [Client, Client, Client, Client];
+    for (const client of [a, b, c]) assert.equal((await client.get('/')).body, '1'); // three new sessions: the cap
+    assert.equal(store.size, 3);
+    const [idA, idB, idC] = [a, b, c].map((client) => client.jar.get('sid')!);
+    const saves = { set: 0, patch: 0 };
+    t.mock.method(store, 'set', function (this: MemoryStore, ...args: Parameters<MemoryStore['set']>) {
+      saves.set++;
+      return MemoryStore.prototype.set.apply(this, args);
+    });
+    t.mock.method(store, 'patch', function (this: MemoryStore, ...args: Parameters<MemoryStore['patch']>) {
+      saves.patch++;
+      return MemoryStore.prototype.patch.apply(this, args);
+    });
+    assert.equal((await a.get('/')).body, '2', 'the oldest session, changed by a request');
+    assert.deepEqual(saves, { set: 0, patch: 1 }, 'that request saved with patch() alone (no touch, no set)');
+    assert.equal((await d.get('/')).body, '1'); // a fourth session: one must go
+    assert.equal(store.size, 3);
+    assert.ok(await store.get(idA!), 'the session a request just changed is kept');
+    assert.equal(await store.get(idB!), undefined, 'the least recently used one, b, is evicted');
+    assert.ok(await store.get(idC!));
+    assert.equal((await a.get('/')).body, '3', 'a keeps its data over HTTP');
+    assert.equal((await b.get('/')).body, '1', 'b starts anew');
+    assert.ok(quiet.mock.callCount() >= 1, 'the eviction warned');
   });
 
   test('after a flood is pruned, the sessions left keep their data, times and users', async () => {

@@ -91,6 +91,51 @@ if (url) {
       assert.ok(await store.get(live));
     });
 
+    test('prune skips rows another transaction has locked (FOR UPDATE SKIP LOCKED): it neither waits nor fails, and takes them later', async (t) => {
+      // README/postgres.ts: rows are chosen "with FOR UPDATE SKIP LOCKED", so processes pruning at
+      // once "take different rows instead of waiting for each other". Another process's sweep is
+      // stood in for by a transaction that holds a lock on some expired rows while this one prunes.
+      const { store, table } = setup(t);
+      await store.get(generateId()); // creates the table
+      await pool.query(
+        `INSERT INTO "${table}" (id, data, created_at, expires_at)
+         SELECT kind || n, '{}', 0, $1 FROM generate_series(1, 5) AS n, (VALUES ('locked'), ('free')) AS kinds(kind)`,
+        [Date.now() - 1],
+      );
+      const live = generateId();
+      await store.set(live, record());
+      const { Client } = requireDriver('pg') as { Client: new (options: { connectionString: string }) => Pool & { connect(): Promise<void> } };
+      const other = new Client({ connectionString: url });
+      await other.connect();
+      await other.query('BEGIN');
+      const locked = await other.query(`SELECT id FROM "${table}" WHERE id LIKE 'locked%' FOR UPDATE`);
+      assert.equal(locked.rows.length, 5);
+      let ended = false;
+      const endTransaction = async () => {
+        if (!ended) await other.query('COMMIT');
+        ended = true;
+      };
+      // A prune stuck on the locks (the failure) is let go before the pool closes.
+      t.after(async () => {
+        await endTransaction().catch(() => {});
+        await other.end();
+      });
+      const started = Date.now();
+      const outcome = await Promise.race([
+        store.prune(),
+        new Promise<'blocked'>((resolve) => setTimeout(resolve, 3000, 'blocked').unref()),
+      ]);
+      if (outcome === 'blocked') await endTransaction();
+      assert.notEqual(outcome, 'blocked', 'prune waited on rows another transaction holds');
+      assert.equal(outcome, 5, 'the unlocked expired rows went');
+      assert.ok(Date.now() - started < 1000, `prune took ${Date.now() - started} ms`);
+      const left = async () => (await pool.query(`SELECT id FROM "${table}" ORDER BY id`)).rows.map((row) => (row as { id: string }).id);
+      assert.deepEqual(await left(), [...Array.from({ length: 5 }, (_, i) => `locked${i + 1}`), hashId(live)].sort());
+      await endTransaction();
+      assert.equal(await store.prune(), 5, 'once the lock is gone, the rest go');
+      assert.deepEqual(await left(), [hashId(live)]);
+    });
+
     test('creates its table and indexes on first use, under the name given', async (t) => {
       const { store, table } = setup(t);
       const indexes = async () =>

@@ -12,7 +12,7 @@ import { generateId, isWellFormedId } from '../lib/id.js';
 import { CookieStore } from '../lib/stores/cookie.js';
 import { MemoryStore } from '../lib/stores/memory.js';
 import { createSessions, SessionError, type SessionsOptions } from '../lib/sessions.js';
-import { Client, cookieValue, InstrumentedStore, serve, traceOf, type Served } from './helpers.js';
+import { Client, cookieValue, GatedStore, InstrumentedStore, serve, traceOf, type Served } from './helpers.js';
 import { decodeData, encodeData } from '../lib/data.js';
 
 type Data = { n?: number; user?: string; list?: number[] };
@@ -475,6 +475,103 @@ describe('9. read-your-writes', () => {
     assert.equal(piped.body.length, 32 * chunk.length);
     assert.deepEqual([store.calls.set, store.calls.patch], [1, 1], 'stored once, then patched');
     assert.equal(decodeData((await store.inner.get(client.jar.get('sid')!))!.data)!.n, 2);
+  });
+});
+
+describe('9b. the end of a response waits for its save', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test("HTTP/1: 'finish' and the end() callback come after the save is done", async (t) => {
+    // README, "What wrap promises": "'finish' and the end() callback come once the bytes are out,
+    // after the save." The save is held at a gate, and the test records the order of the events.
+    const order: string[] = [];
+    class Recording extends MemoryStore {
+      override async set(...args: Parameters<MemoryStore['set']>) {
+        await super.set(...args);
+        order.push('saved');
+      }
+      override async patch(...args: Parameters<MemoryStore['patch']>) {
+        const done = await super.patch(...args);
+        order.push('saved');
+        return done;
+      }
+    }
+    const store = new GatedStore(new Recording({ pruneInterval: 0 }));
+    const sessions = createSessions<Data>({ store });
+    const served = await serve(
+      sessions.wrap((_req, res, session) => {
+        session.data.n = (session.data.n ?? 0) + 1;
+        res.on('finish', () => order.push('finish'));
+        res.end(String(session.data.n), () => order.push('end callback'));
+        order.push('end() returned');
+      }),
+    );
+    t.after(() => served.close());
+    const client = new Client(served.url);
+    for (const [method, expected] of [['set', '1'], ['patch', '2']] as const) {
+      order.length = 0;
+      const held = store.hold(method); // a new session is saved with set, a changed one with patch
+      const reply = client.get('/');
+      await held.arrived;
+      await sleep(200); // time enough for 'finish' to come, were it not held
+      assert.deepEqual(order, ['end() returned'], `${method}: neither 'finish' nor the end() callback while the save waits`);
+      held.release();
+      assert.equal((await reply).body, expected);
+      await held.done;
+      assert.deepEqual(order, ['end() returned', 'saved', 'finish', 'end callback'], `${method}: the save, then 'finish', then the callback`);
+    }
+  });
+
+  test('HTTP/2: the stream ends only once the save is done, and the next request sees it', async (t) => {
+    // README: "the response ends only once its save is done ... so the redirect after a login
+    // already sees the login (read-your-writes)", and wrap works on the node:http2 compatibility API.
+    const store = new GatedStore(new MemoryStore({ pruneInterval: 0 }));
+    const sessions = createSessions<Data>({ store });
+    const server = createSecureServer(
+      { key: readFileSync(new URL('../../test/fixtures/localhost-key.pem', import.meta.url)), cert: readFileSync(new URL('../../test/fixtures/localhost-cert.pem', import.meta.url)) },
+      sessions.wrap<Http2ServerRequest, Http2ServerResponse>((_req, res, session) => {
+        session.data.n = (session.data.n ?? 0) + 1;
+        res.end(String(session.data.n));
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = connectHttp2(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    t.after(() => {
+      client.close();
+      server.close();
+    });
+    let cookie: string[] = [];
+    const get = () => {
+      const stream = client.request({ ':path': '/', ...(cookie.length ? { cookie } : {}) });
+      const seen = { headers: false, body: '', ended: false };
+      const done = new Promise<string>((resolve, reject) => {
+        stream.on('response', (headers) => {
+          seen.headers = true;
+          const setCookie = headers['set-cookie'] as string[] | undefined;
+          if (setCookie) cookie = [setCookie[0]!.split(';')[0]!];
+        });
+        stream.on('data', (chunk) => (seen.body += chunk));
+        stream.on('end', () => {
+          seen.ended = true;
+          resolve(seen.body);
+        });
+        stream.on('error', reject);
+      });
+      return { seen, done };
+    };
+    for (const [method, expected] of [['set', '1'], ['patch', '3']] as const) {
+      const held = store.hold(method);
+      const request = get();
+      await held.arrived;
+      await sleep(200); // time enough for the end of the stream to arrive, were it not held
+      assert.equal(request.seen.ended, false, `${method}: the stream must not end while its save waits`);
+      held.release();
+      assert.equal(await request.done, expected);
+      // The very next request, sent the moment the stream ended, sees the change.
+      const next = get();
+      assert.equal(await next.done, String(Number(expected) + 1), `${method}: the next request reads the save`);
+    }
   });
 });
 

@@ -4,9 +4,11 @@
  * expected on this Node version that fails to load is a failure, not a skip.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { generateId, hashId } from '../lib/id.js';
 import { SqliteStore, type SqliteDatabase } from '../lib/stores/sqlite.js';
@@ -200,6 +202,44 @@ for (const driver of drivers) {
 }
 
 describe('SqliteStore prune timer', () => {
+  test('never keeps the process alive: a process that only made a store with its timer on exits by itself', async (t) => {
+    // README and lib/stores/sql.ts: the SQL stores sweep on an unref()ed timer. The child makes a
+    // store and does nothing else; with a short interval it first lets a few sweeps run (and be
+    // rescheduled) while something else keeps it alive, then must still exit.
+    const useBetter = major === 20;
+    const open = await drivers[useBetter ? 0 : 1]!.open().catch(() => undefined);
+    if (open === undefined) return t.skip('no SQLite driver on this Node');
+    const storeUrl = new URL('../lib/stores/sqlite.js', import.meta.url).href;
+    const openDb = useBetter
+      ? `const Database = (await import('node:module')).createRequire(${JSON.stringify(fileURLToPath(import.meta.url))})('better-sqlite3');
+         const db = new Database(':memory:');`
+      : `const { DatabaseSync } = await import('node:sqlite');
+         const db = new DatabaseSync(':memory:');`;
+    const scripts = {
+      'the default interval, nothing else': `${openDb}
+        new SqliteStore(db);`,
+      'a 50 ms interval, after sweeps ran while a timer of its own kept the process up': `${openDb}
+        const store = new SqliteStore(db, { pruneInterval: 50 });
+        await store.set('x'.repeat(43), { data: {}, createdAt: 0, expiresAt: Date.now() - 1 });
+        setTimeout(() => {}, 400);
+        process.on('exit', () => console.log('rows left', db.prepare('SELECT count(*) AS n FROM sessions').get().n));`,
+    };
+    for (const [name, body] of Object.entries(scripts)) {
+      const script = `import { SqliteStore } from ${JSON.stringify(storeUrl)};\n${body}`;
+      const started = Date.now();
+      const child = spawn(process.execPath, ['--no-warnings', '--input-type=module', '-e', script]);
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+      clearTimeout(killer);
+      assert.equal(signal, null, `${name}: the process did not exit by itself within 5 s (killed after ${Date.now() - started} ms)`);
+      assert.equal(code, 0, `${name}: ${output}`);
+      if (name.startsWith('a 50 ms')) assert.match(output, /rows left 0/, 'the sweeps did run before the process exited');
+    }
+  });
+
   test('sweeps within ±20% of the interval, and stops on close', async (t) => {
     const open = await drivers[major === 20 ? 0 : 1]!.open().catch(() => undefined);
     if (open === undefined) return t.skip('no SQLite driver on this Node');
