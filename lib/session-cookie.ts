@@ -88,7 +88,28 @@ export function isSecure(req: AnyRequest | undefined): boolean {
  */
 export function appendSetCookie(res: AnyResponse, line: string): void {
   appendHeader(res, 'Set-Cookie', line);
-  if (!res.hasHeader('cache-control')) res.setHeader('Cache-Control', 'no-store');
+  const own = res.getHeader('cache-control');
+  if (own === undefined) res.setHeader('Cache-Control', 'no-store');
+  else warnIfSharedCacheable([own]);
+}
+
+/** The Cache-Control values warned about already: once each, so a busy route does not flood the log. */
+const warnedCacheControl = new Set<string>();
+
+/**
+ * The handler's own Cache-Control is kept, as `wrap` promises; but if it lets a shared cache (a CDN,
+ * a proxy) store a response that sets the session cookie, that cache may hand the cookie, and with
+ * it the session, to every visitor it serves the copy to (RFC 9111, Security Considerations: Set-Cookie does not stop
+ * caching; OWASP cheat sheet, "Web Content Caching"). Only `private` or `no-store` prevent it.
+ */
+function warnIfSharedCacheable(values: unknown[]): void {
+  const value = values.flat().map(String).join(', ');
+  if (/(^|[\s,])(private|no-store)\b/i.test(value) || warnedCacheControl.has(value)) return;
+  if (warnedCacheControl.size < 100) warnedCacheControl.add(value);
+  process.emitWarning(
+    `plain-session: a response that sets the session cookie has "Cache-Control: ${value}", which lets a shared cache store it and give the cookie to other visitors. Add "private" or "no-store" to responses that may start or change a session.`,
+    { code: 'PLAIN_SESSION_SHARED_CACHE' },
+  );
 }
 
 function appendHeader(res: AnyResponse, name: string, value: string): void {
@@ -120,7 +141,9 @@ export function withSessionHeaders(res: AnyResponse, args: unknown[], lines: rea
   const slot = typeof args[1] === 'string' || args[2] !== undefined ? 2 : 1;
   const headers = args[slot];
   const progressive = http2 || res.getHeaderNames().length > 0;
-  const addCacheControl = !res.hasHeader('cache-control') && !names(headers, 'cache-control');
+  const own = [res.getHeader('cache-control'), ...valuesOf(headers, 'cache-control')].filter((value) => value !== undefined);
+  const addCacheControl = own.length === 0;
+  if (!addCacheControl) warnIfSharedCacheable(own);
   const withHeaders = (value: unknown): unknown[] => {
     const copy = args.slice(0, Math.max(args.length, slot + 1));
     copy[slot] = value;
@@ -177,12 +200,21 @@ function isName(name: unknown, wanted: string): boolean {
 
 /** Whether writeHead's `headers` argument, in any of its forms, names the header `wanted` (lower case). */
 function names(headers: unknown, wanted: string): boolean {
+  return valuesOf(headers, wanted).length > 0;
+}
+
+/** The values writeHead's `headers` argument, in any of its forms, gives the header `wanted` (lower case). */
+function valuesOf(headers: unknown, wanted: string): unknown[] {
   if (Array.isArray(headers)) {
-    if (headers.length > 0 && Array.isArray(headers[0])) return headers.some((pair) => Array.isArray(pair) && isName(pair[0], wanted));
-    for (let i = 0; i < headers.length; i += 2) if (isName(headers[i], wanted)) return true;
-    return false;
+    if (headers.length > 0 && Array.isArray(headers[0])) {
+      return headers.filter((pair) => Array.isArray(pair) && isName(pair[0], wanted)).map((pair) => (pair as unknown[])[1]);
+    }
+    const values: unknown[] = [];
+    for (let i = 0; i < headers.length; i += 2) if (isName(headers[i], wanted)) values.push(headers[i + 1]);
+    return values;
   }
-  return headers !== null && typeof headers === 'object' && Object.keys(headers).some((name) => isName(name, wanted));
+  if (headers === null || typeof headers !== 'object') return [];
+  return Object.entries(headers).filter(([name]) => isName(name, wanted)).map(([, value]) => value);
 }
 
 function asList(value: unknown): unknown[] {

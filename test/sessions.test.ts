@@ -786,6 +786,41 @@ describe('wrap() on other servers', () => {
     assert.match(own.setCookies[0]!, /^sid=/);
     assert.equal(own.headers.get('cache-control'), 'private, max-age=5');
   });
+
+  test('a Cache-Control that lets a shared cache keep the session cookie is kept, with a PLAIN_SESSION_SHARED_CACHE warning once', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => warning.code === 'PLAIN_SESSION_SHARED_CACHE' && warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const sessions = createSessions<Data>();
+      const served = await serve(
+        sessions.wrap((req, res, session) => {
+          const [path, query] = (req.url ?? '/').split('?');
+          if (path === '/fill') session.data.n = 1; // only these responses set the cookie
+          res.writeHead(200, { 'Cache-Control': decodeURIComponent(query ?? '') });
+          res.end();
+        }),
+      );
+      servers.push(served);
+      const ask = async (path: string, cacheControl: string) => {
+        const reply = await new Client(served.url).get(`${path}?${encodeURIComponent(cacheControl)}`);
+        await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+        return reply;
+      };
+      for (const safe of ['private, max-age=613', 'no-store', 'max-age=613, Private']) await ask('/fill', safe);
+      await ask('/', 'public, max-age=613'); // no cookie set: nothing to leak
+      assert.deepEqual(warnings, [], 'private, no-store, or no session cookie: no warning');
+      const shared = await ask('/fill', 'public, max-age=613');
+      assert.match(shared.setCookies[0]!, /^sid=/);
+      assert.equal(shared.headers.get('cache-control'), 'public, max-age=613', "the handler's header is kept");
+      await ask('/fill', 'public, max-age=613');
+      await ask('/fill', 's-maxage=613');
+      assert.equal(warnings.length, 2, 'once for each value');
+      assert.match(warnings[0]!, /Cache-Control: public, max-age=613.*Add "private" or "no-store"/);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
 
 describe('11. tracing with NODE_DEBUG', () => {
