@@ -99,8 +99,9 @@ const warnedCacheControl = new Set<string>();
 /**
  * The handler's own Cache-Control is kept, as `wrap` promises; but if it lets a shared cache (a CDN,
  * a proxy) store a response that sets the session cookie, that cache may hand the cookie, and with
- * it the session, to every visitor it serves the copy to (RFC 9111, Security Considerations: Set-Cookie does not stop
- * caching; OWASP cheat sheet, "Web Content Caching"). Only `private` or `no-store` prevent it.
+ * it the session, to every visitor it serves the copy to (RFC 9111, Security Considerations:
+ * Set-Cookie does not stop caching; OWASP cheat sheet, "Web Content Caching"). Only `private` or
+ * `no-store` prevent it.
  */
 function warnIfSharedCacheable(values: unknown[]): void {
   const value = values.flat().map(String).join(', ');
