@@ -46,13 +46,32 @@ export function parseCookie(header: string | readonly string[] | undefined): Coo
  * §5.4: the cookie with the longer path first), up to `max` of them. A browser sends two cookies of
  * one name when another path or a parent domain set one too, which an attacker on a sibling
  * subdomain can do: the caller decides which value to trust.
+ *
+ * With `isCandidate`, only the values it accepts are kept and counted toward `max`, so values that
+ * cannot be what the caller wants never push a good one past the cap. When it accepts none, the
+ * first value found is answered alone, so the caller can still say why it refused the cookie.
+ * `isCandidate` must not throw; then neither does this, whatever the header holds.
  */
-export function findCookies(header: string | readonly string[] | undefined, name: string, max: number): string[] {
-  const values: string[] = [];
-  if (header === undefined) return values;
-  if (typeof header === 'string') findIn(header, name, values, max);
-  else for (const h of header) if (typeof h === 'string' && values.length < max) findIn(h, name, values, max);
-  return values;
+export function findCookies(
+  header: string | readonly string[] | undefined,
+  name: string,
+  max: number,
+  isCandidate?: (value: string) => boolean,
+): string[] {
+  const found: Found = { values: [], other: undefined, max, isCandidate };
+  if (header === undefined) return found.values;
+  if (typeof header === 'string') findIn(header, name, found);
+  else for (const h of header) if (typeof h === 'string' && found.values.length < max) findIn(h, name, found);
+  return found.values.length === 0 && found.other !== undefined ? [found.other] : found.values;
+}
+
+/** What `findCookies` has found so far, across the header lines. */
+interface Found {
+  values: string[];
+  /** The first value `isCandidate` refused. */
+  other: string | undefined;
+  readonly max: number;
+  readonly isCandidate: ((value: string) => boolean) | undefined;
 }
 
 // The scanners use indexOf/charCodeAt rather than a regular expression: linear in the header's
@@ -80,7 +99,8 @@ function parseInto(cookies: Cookies, header: string): void {
   }
 }
 
-function findIn(header: string, name: string, values: string[], max: number): void {
+function findIn(header: string, name: string, found: Found): void {
+  const { values, max, isCandidate } = found;
   const length = header.length;
   let start = 0;
   while (start < length && values.length < max) {
@@ -92,7 +112,11 @@ function findIn(header: string, name: string, values: string[], max: number): vo
       start = header.lastIndexOf(';', eq - 1) + 1; // as in parseInto
       continue;
     }
-    if (trimmed(header, start, eq) === name) values.push(unquote(trimmed(header, eq + 1, end)));
+    if (trimmed(header, start, eq) === name) {
+      const value = unquote(trimmed(header, eq + 1, end));
+      if (isCandidate === undefined || isCandidate(value)) values.push(value);
+      else found.other ??= value;
+    }
     start = end + 1;
   }
 }

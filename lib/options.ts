@@ -19,7 +19,7 @@ export type AnyResponse = ServerResponse | Http2ServerResponse;
 export interface SessionCookieOptions {
   /** The cookie's name. Default `'sid'`. A `__Host-` prefix makes the browser enforce Secure, Path=/ and no Domain. */
   name?: string;
-  /** Default `'/'`: the whole site. */
+  /** Default `'/'`: the whole site. Must start with `/`: browsers ignore any other Path (RFC 6265 §5.2.4). */
   path?: string;
   /** Default unset: only the exact host that set it. */
   domain?: string;
@@ -144,6 +144,12 @@ function checkCookieOptions(options: SessionCookieOptions): CookieSettings {
   }
   for (const name of ['httpOnly', 'persistent'] as const) {
     if (typeof cookie[name] !== 'boolean') throw new TypeError(`createSessions: cookie.${name} must be true or false, got ${String(cookie[name])}`);
+  }
+  // RFC 6265 §5.2.4: a browser ignores a Path that does not start with '/' and scopes the cookie to
+  // the directory of the page that set it instead, so the session would exist on some pages only.
+  if (typeof cookie.path !== 'string' || !cookie.path.startsWith('/')) {
+    const fix = typeof cookie.path === 'string' ? `write ${JSON.stringify(`/${cookie.path}`)}` : "give a string such as '/app'";
+    throw new TypeError(`createSessions: cookie.path must start with '/' (browsers ignore any other Path), got ${JSON.stringify(cookie.path)}; ${fix}, or leave path out for '/'`);
   }
   // Browsers drop a cookie that breaks these rules without a word, and every session would then
   // silently vanish; refuse the configuration instead. 'auto' is not enough: behind a proxy that

@@ -17,26 +17,41 @@ export const COOKIE_SIZE_LIMIT = 4096;
 const MAX_AGE_CAP_MS = 400 * 24 * 3_600_000;
 
 /**
- * How many values of the session cookie a request may offer before we stop looking. A browser sends
- * two when a parent domain or another path set one too; only a few are ever legitimate, and each
- * one tried can cost a store lookup.
+ * How many values of the session cookie that could be a session (a well-formed ID, or a value shaped
+ * like a sealed cookie) a request may offer before we stop looking. A browser sends more than one
+ * when a parent domain or another path set one too (RFC 6265 §5.4), and a sibling subdomain can plant
+ * such values on purpose, so we try several, in order. But each one tried costs a store lookup or an
+ * AES-GCM open, so without a cap one request of a few kilobytes could cost hundreds of them. Values
+ * that cannot be a session are skipped for the price of a look at their characters and never
+ * count: junk cannot push the real cookie out of reach. An attacker who plants this many
+ * well-formed values before the real one can still log a visitor out; the `__Host-` prefix stops
+ * subdomains from planting at all.
  */
-const MAX_COOKIE_VALUES = 3;
+const MAX_CANDIDATES = 8;
 
 export class SessionCookie {
-  constructor(readonly settings: CookieSettings) {}
+  /**
+   * `isCandidate` tells, from its shape alone, whether a value could name a session: `isWellFormedId`
+   * for a server-side store, the sealing store's `isWellFormed` for cookie sessions.
+   */
+  constructor(
+    readonly settings: CookieSettings,
+    readonly isCandidate: (value: string) => boolean,
+  ) {}
 
   get name(): string {
     return this.settings.name;
   }
 
   /**
-   * The values of the session cookie in `req`, in the order the browser sent them. Usually one;
-   * more when a duplicate was planted from a sibling subdomain (`sid=junk` before the real `sid`),
-   * so the manager tries each rather than give up on the first.
+   * The values of the session cookie in `req` that could name a session, in the order the browser
+   * sent them, at most `MAX_CANDIDATES`. Usually one; more when a duplicate was planted from a
+   * sibling subdomain (`sid=junk` before the real `sid`), so the manager tries each rather than give
+   * up on the first. When none could, the first value alone, so that the store can say why it was
+   * refused (a trace line, the CookieStore's `onReject`).
    */
   read(req: AnyRequest): string[] {
-    return findCookies(req.headers.cookie, this.settings.name, MAX_COOKIE_VALUES);
+    return findCookies(req.headers.cookie, this.settings.name, MAX_CANDIDATES, this.isCandidate);
   }
 
   /**

@@ -80,7 +80,11 @@ export class SessionManager<T extends object = Record<string, unknown>, S extend
     this.store = this.#settings.store as S;
     if (isSealingStore(this.store)) this.#sealer = this.store;
     else this.#server = this.store;
-    this.#cookie = new SessionCookie(this.#settings.cookie);
+    // What a cookie value must look like to be worth a store lookup or an open (see SessionCookie.read).
+    const sealer = this.#sealer;
+    let isCandidate: (value: string) => boolean = isWellFormedId;
+    if (sealer !== undefined) isCandidate = sealer.isWellFormed ? (value) => sealer.isWellFormed!(value) : () => true;
+    this.#cookie = new SessionCookie(this.#settings.cookie, isCandidate);
     this.#guard = new StoreGuard(this.#settings.storeTimeout);
     if (this.#server !== undefined && typeof this.#server.patch !== 'function') this.#byHand = new PatchByHand(this.#server, this.#guard);
     // Exactly our MemoryStore (a subclass may do anything in its methods): see #storeCall.

@@ -111,6 +111,13 @@ export interface SealingStore {
    * (an old key or an old format).
    */
   unseal(value: string, now: number, cookieName: string): { id: string; record: SessionRecord; stale: boolean } | undefined;
+  /**
+   * Whether `value` has the shape of a value `seal` writes, from cheap checks alone (no crypto).
+   * When a request sends the session cookie more than once, a value that is not is skipped and does
+   * not count toward the few that are tried (see the README's "Security defaults"). Optional: without
+   * it every value counts. Never throws.
+   */
+  isWellFormed?(value: string): boolean;
   close?(): Promise<void>;
 }
 

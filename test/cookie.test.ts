@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { findCookies, parseCookie, stringifySetCookie } from '../lib/cookie.js';
+import { generateId, isWellFormedId } from '../lib/id.js';
 
 /** The first value of a cookie, as the manager's first try sees it. */
 const findCookie1 = (header: string | readonly string[] | undefined, name: string) => findCookies(header, name, 1)[0];
@@ -49,6 +50,19 @@ describe('findCookie', () => {
     assert.equal(findCookie1(['a=1', ' sid = "q" '], 'sid'), 'q');
     assert.equal(findCookie1('sidx=1; xsid=2', 'sid'), undefined);
     assert.equal(findCookie1(undefined, 'sid'), undefined);
+  });
+
+  test('with isCandidate: refused values are skipped and do not count; none accepted gives the first value alone', () => {
+    const [a, b, c] = [generateId(), generateId(), generateId()];
+    const cases: [string, string | string[], number, string[]][] = [
+      ['junk before the real one', `sid=x; sid=y; sid=z; sid=${a}`, 1, [a]],
+      ['junk does not count toward max', `sid=${a}; sid=x; sid=y; sid=${b}; sid=${c}`, 2, [a, b]],
+      ['max across header lines', [`sid=x; sid=${a}`, `sid=y; sid=${b}`, `sid=${c}`], 2, [a, b]],
+      ['none accepted: the first value', 'sid=x; sid=y', 8, ['x']],
+      ['none accepted, across lines', ['a=1', 'sid="q"; sid=r'], 8, ['q']],
+      ['no such cookie', 'a=1; b=2', 8, []],
+    ];
+    for (const [name, header, max, expected] of cases) assert.deepEqual(findCookies(header, 'sid', max, isWellFormedId), expected, name);
   });
 });
 

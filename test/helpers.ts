@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type RequestListener, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { MemoryStore } from '../lib/stores/memory.js';
 import type { SessionPatch, SessionRecord, Store } from '../lib/store.js';
+import type { IoRedisClient, NodeRedisClient, NodeRedisCluster } from '../lib/stores/redis.js';
 
 export interface Served {
   url: string;
@@ -188,6 +189,54 @@ export class GatedStore implements Store {
     await this.inner.close?.();
   }
 }
+
+type AnyRedisClient = NodeRedisClient | NodeRedisCluster | IoRedisClient;
+
+/**
+ * A Redis client (node-redis, its cluster, or ioredis) of which the first command that `matches`
+ * waits, before it is sent, until the test releases it. A `GatedStore` holds a whole store call;
+ * this holds a RedisStore between two of its own commands (a login that has listed its session in
+ * the user's set but not yet written the session), which is where a race with another process lands.
+ */
+export function holdRedisCommand<C extends AnyRedisClient>(client: C, matches: (args: readonly string[]) => boolean): { client: C; held: HeldCall } {
+  let arrive!: (args: unknown[]) => void;
+  let release!: () => void;
+  let finish!: () => void;
+  const arrived = new Promise<unknown[]>((resolve) => (arrive = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  let armed = true;
+  const gate = async (args: string[], send: () => Promise<unknown>): Promise<unknown> => {
+    if (!armed || !matches(args)) return send();
+    armed = false;
+    arrive(args);
+    await released;
+    try {
+      return await send();
+    } finally {
+      setImmediate(finish); // after the caller has seen the answer
+    }
+  };
+  let gated: AnyRedisClient;
+  // Told apart as RedisStore tells them apart: ioredis by `call`, a node-redis cluster by `masters`.
+  if (typeof (client as IoRedisClient).call === 'function') {
+    const io = client as IoRedisClient;
+    gated = { call: (command: string, ...rest: string[]) => gate([command, ...rest], () => io.call(command, ...rest)) } satisfies IoRedisClient;
+  } else if ('masters' in client) {
+    const cluster = client as NodeRedisCluster;
+    gated = {
+      masters: cluster.masters,
+      sendCommand: (key: string, readonly: boolean, args: string[]) => gate(args, () => cluster.sendCommand(key, readonly, args)),
+    } satisfies NodeRedisCluster;
+  } else {
+    const node = client as NodeRedisClient;
+    gated = { sendCommand: (args: string[]) => gate(args, () => node.sendCommand(args)) } satisfies NodeRedisClient;
+  }
+  return { client: gated as C, held: { arrived, release, done } };
+}
+
+/** Matches a RedisStore script (`EVAL` or `EVALSHA`) run on `key`, for `holdRedisCommand`. */
+export const scriptOn = (key: string) => (args: readonly string[]) => (args[0] === 'EVAL' || args[0] === 'EVALSHA') && args[3] === key;
 
 /**
  * Points in a handler where a test makes requests wait: `await gates.pass('A')` in the handler

@@ -59,6 +59,9 @@ describe('cookie settings that browsers would drop are refused, with the fix', (
     ['an IPv4 address as domain', { domain: '192.168.1.10' }, /is an IP address/],
     ['an IPv6 address as domain', { domain: '[::1]' }, /is an IP address/],
     ['a domain label of 64 characters', { domain: `${'a'.repeat(64)}.com` }, /label/],
+    ["a path without its leading '/' (RFC 6265 §5.2.4: ignored)", { path: 'app' }, /cookie\.path must start with '\/'.* got "app"; write "\/app"/],
+    ['an empty path', { path: '' }, /cookie\.path must start with '\/'.* got ""; write "\/"/],
+    ['a path that is not a string', { path: 5 }, /cookie\.path must start with '\/'.* got 5; give a string/],
   ];
   for (const [name, cookie, message] of refused) {
     test(name, () => assert.throws(() => createSessions({ cookie }), (error: unknown) => error instanceof TypeError && message.test(error.message)));
@@ -68,6 +71,7 @@ describe('cookie settings that browsers would drop are refused, with the fix', (
     createSessions({ cookie: { name: '__Host-sid', secure: true } });
     createSessions({ cookie: { name: '__Secure-sid', secure: true, domain: 'shop.example.com' } });
     createSessions({ cookie: { domain: 'xn--bcher-kva.example' } });
+    createSessions({ cookie: { path: '/app' } });
   });
 });
 

@@ -76,9 +76,75 @@ describe('1. reading the Cookie header', () => {
         assert.deepEqual(JSON.parse(reply.body).data, { n: 1 }, `${store.constructor.name}: ${cookie.slice(0, 30)}`);
         assert.deepEqual(reply.setCookies, [], 'the real cookie is not touched');
       }
-      // At most three values are tried, each costing a lookup: a fourth is not reached.
-      const flood = `sid=${generateId()}; sid=${generateId()}; sid=${generateId()}; sid=${real}`;
-      assert.equal(JSON.parse((await new Client(served.url).request('/', { headers: { cookie: flood } })).body).isNew, true);
+    }
+  });
+
+  test('values of the cookie that cannot be a session, however many, are skipped for free and never hide the real one', async () => {
+    const SECRET = 'a test secret of at least thirty-two characters';
+    const rejected: string[] = [];
+    const kinds = [
+      {
+        // Not 43 characters of canonical base64url ('A' × 42 + 'B' has spare bits set): never an ID.
+        store: new InstrumentedStore(),
+        junk: ['x', '', 'junk', 'A'.repeat(42), 'A'.repeat(42) + 'B', '%41'.repeat(15), `v3.${'A'.repeat(60)}`],
+      },
+      {
+        // No known version prefix, too short, or not canonical base64url: never opens. A bare ID is junk here.
+        store: new CookieStore({ secret: SECRET, onReject: (reason) => rejected.push(reason) }),
+        junk: ['x', '', 'junk', generateId(), 'v3.short', `v9.${'A'.repeat(60)}`, `v3.${'A'.repeat(59)}!`],
+      },
+    ];
+    for (const { store, junk } of kinds) {
+      const { client, served } = await counterApp({ store });
+      await client.get('/add');
+      const real = client.jar.get('sid')!;
+      const planted = [...junk, ...junk, ...junk].map((value) => `sid=${value}`).join('; '); // 21 values
+      rejected.length = 0;
+      if (store instanceof InstrumentedStore) store.calls.get = 0;
+      const reply = await new Client(served.url).request('/', { headers: { cookie: `${planted}; sid=${real}` } });
+      assert.deepEqual(JSON.parse(reply.body).data, { n: 1 }, `${store.constructor.name}: the real cookie after 21 junk values`);
+      assert.deepEqual(reply.setCookies, [], 'the real cookie is not touched');
+      if (store instanceof InstrumentedStore) assert.equal(store.calls.get, 1, 'junk cost no lookup');
+      else assert.deepEqual(rejected, [], 'junk cost no open, and no report');
+      // Junk alone: a fresh session, and the CookieStore still reports one refused cookie, not 21.
+      const alone = await new Client(served.url).request('/', { headers: { cookie: planted } });
+      assert.equal(JSON.parse(alone.body).isNew, true);
+      if (!(store instanceof InstrumentedStore)) assert.deepEqual(rejected, ['malformed']);
+    }
+  });
+
+  test('at most eight values that could be a session are tried (each a lookup or an open): seven planted before the real one are tolerated, eight are not', async () => {
+    const SECRET = 'a test secret of at least thirty-two characters';
+    // Well-formed values anyone can make: random IDs, or cookies sealed with a secret of their own.
+    const attacker = new CookieStore({ secret: 'the attacker’s own secret, thirty-two characters or more' });
+    const opens: string[] = [];
+    const kinds = [
+      { store: new InstrumentedStore(), plant: () => generateId() },
+      {
+        store: new CookieStore({ secret: SECRET, onReject: (reason) => opens.push(reason) }),
+        plant: () => attacker.seal(generateId(), { data: encodeData({ n: 99 }), createdAt: Date.now(), expiresAt: Date.now() + 60_000 }, 'sid'),
+      },
+    ];
+    for (const { store, plant } of kinds) {
+      const { client, served } = await counterApp({ store });
+      await client.get('/add');
+      const real = client.jar.get('sid')!;
+      const tried = () => (store instanceof InstrumentedStore ? store.calls.get : opens.length);
+      const ask = async (planted: number) => {
+        opens.length = 0;
+        if (store instanceof InstrumentedStore) store.calls.get = 0;
+        // Junk between them counts for nothing.
+        const values = Array.from({ length: planted }, (_, i) => `sid=${plant()}; sid=junk${i}`);
+        const reply = await new Client(served.url).request('/', { headers: { cookie: [...values, `sid=${real}`].join('; ') } });
+        assert.equal(reply.status, 200);
+        return JSON.parse(reply.body) as { isNew: boolean; data: Data };
+      };
+      assert.deepEqual((await ask(7)).data, { n: 1 }, `${store.constructor.name}: seven planted, then the real one`);
+      assert.equal(tried(), store instanceof InstrumentedStore ? 8 : 7, 'seven refused, then the real one (a lookup; an open that reports nothing)');
+      assert.equal((await ask(8)).isNew, true, 'eight planted: the real one is not reached');
+      assert.equal(tried(), 8, 'eight tried, no more');
+      assert.equal((await ask(40)).isNew, true);
+      assert.equal(tried(), 8, 'forty planted cost no more than eight');
     }
   });
 

@@ -28,7 +28,7 @@ import { checkKeys } from '../check-options.js';
 import { emptyTexts, splitJson } from '../data.js';
 import { hashId, isWellFormedId } from '../id.js';
 import type { SealingStore, SessionRecord, StoredData } from '../store.js';
-import { createSealer, type SealRejection, type Sealer } from './seal.js';
+import { createSealer, isWellFormedSeal, type SealRejection, type Sealer } from './seal.js';
 
 /** Why the cookie store refused a cookie: a reason from `seal.ts`, or the session inside is over. */
 export type CookieRejection = SealRejection | 'expired' | 'revoked';
@@ -42,7 +42,9 @@ export interface CookieStoreOptions {
   secret: string | readonly string[];
   /**
    * Hears about every cookie that was refused, for logging: the reason, and a fingerprint of the
-   * cookie (12 characters of its SHA-256) to tell repeated offenders apart. Never the cookie itself:
+   * cookie (12 characters of its SHA-256) to tell repeated offenders apart. Of a request that sends
+   * the cookie more than once, values not even shaped like a sealed cookie are skipped unheard,
+   * unless no value is: then the first one is reported, once. Never the cookie itself:
    * it is a bearer token, and logs are read by many. The request then goes on with a fresh session.
    * Called synchronously; do not throw from it.
    */
@@ -131,6 +133,15 @@ export class CookieStore implements SealingStore {
     if (now >= parsed.record.expiresAt) return this.#reject('expired', value);
     if (this.#isRevoked?.(parsed.id, parsed.record)) return this.#reject('revoked', value);
     return { id: parsed.id, record: parsed.record, stale: opened.keyIndex !== 0 || opened.version !== 3 };
+  }
+
+  /**
+   * Whether `value` is shaped like a sealed cookie (version prefix, length, canonical base64url):
+   * what `unseal` checks before any crypto. Lets the manager skip junk values of the cookie, planted
+   * next to the real one, without letting them count toward the few it opens.
+   */
+  isWellFormed(value: string): boolean {
+    return isWellFormedSeal(value);
   }
 
   #reject(reason: CookieRejection, value: unknown): undefined {

@@ -31,7 +31,8 @@
  * and users spread over the nodes. No command and no script touches two keys, so none needs two
  * slots: a session and its user's set are written by separate commands, the session first when it
  * changes and the set first when a session joins it, so that "log out everywhere" never misses a
- * session that was listed.
+ * session that was listed; and it unlists only the sessions it deleted, so that a login it raced
+ * stays listed for the next one.
  */
 import { createHash } from 'node:crypto';
 import { checkKeys } from '../check-options.js';
@@ -227,8 +228,14 @@ export class RedisStore implements Store {
     if (hashes.length === 0) return 0;
     // Only sessions still bound to this user go: one bound to someone else since is left alone.
     const deleted = await Promise.all(hashes.map((hash) => this.#script(DELETE_IF_OWNED, this.#prefix + hash, [userId])));
-    await this.#command(userKey, ['ZREM', userKey, ...hashes]);
-    return deleted.reduce<number>((sum, n) => sum + Number(n), 0);
+    // Only the members deleted leave the set. One whose session is not there yet may be a login in
+    // flight, which set() lists before it writes the session: dropping it would leave that session
+    // live, bound to this user and listed nowhere, out of reach of every later deleteUser. The other
+    // members (deleted, expired, or bound to someone else since) go once their score, the expiry
+    // they were listed with, has passed: LIST drops them, and the set expires with its latest one.
+    const gone = hashes.filter((_, i) => Number(deleted[i]) === 1);
+    if (gone.length > 0) await this.#command(userKey, ['ZREM', userKey, ...gone]);
+    return gone.length;
   }
 
   /** Nothing to stop: Redis expires the keys. The client stays open: it is yours. */

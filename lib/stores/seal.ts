@@ -133,12 +133,9 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
 
   function unseal(value: string, context: string, onReject?: (reason: SealRejection) => void): Unsealed | undefined {
     // Cheap checks first, so a hostile value costs no decoding and no cipher.
-    if (typeof value !== 'string' || value.length > MAX_SEALED_LENGTH) return rejected(onReject, 'malformed');
-    const format = VERSIONS.get(value.slice(0, PREFIX.length));
-    if (format === undefined) return rejected(onReject, /^v\d+\./.test(value) ? 'version' : 'malformed');
-    if (value.length < PREFIX.length + MIN_BODY_LENGTH) return rejected(onReject, 'malformed');
-
-    if (!isCanonicalBase64url(value, PREFIX.length)) return rejected(onReject, 'malformed');
+    const problem = shapeProblem(value);
+    if (problem !== undefined) return rejected(onReject, problem);
+    const format = VERSIONS.get(value.slice(0, PREFIX.length))!;
     const bytes = Buffer.from(value.slice(PREFIX.length), 'base64url');
     const known = contexts.of(context);
     const aad = format.aad(known.bytes, known.prefixed);
@@ -156,6 +153,24 @@ export function createSealer(secrets: string | readonly string[]): Sealer {
   }
 
   return { seal, unseal };
+}
+
+/**
+ * Whether `value` has the shape of a sealed value: a known version prefix, then canonical base64url
+ * of a plausible length. These are the checks `unseal` makes before any decoding or cipher, so a
+ * value that fails them can never open, and finding that out costs one pass over its characters.
+ * Never throws, whatever `value` is.
+ */
+export function isWellFormedSeal(value: string): boolean {
+  return shapeProblem(value) === undefined;
+}
+
+/** Why `value` cannot be a sealed value, from its shape alone, or `undefined` if it could be one. */
+function shapeProblem(value: unknown): 'malformed' | 'version' | undefined {
+  if (typeof value !== 'string' || value.length > MAX_SEALED_LENGTH) return 'malformed';
+  if (!VERSIONS.has(value.slice(0, PREFIX.length))) return /^v\d+\./.test(value) ? 'version' : 'malformed';
+  if (value.length < PREFIX.length + MIN_BODY_LENGTH) return 'malformed';
+  return isCanonicalBase64url(value, PREFIX.length) ? undefined : 'malformed';
 }
 
 function rejected(onReject: ((reason: SealRejection) => void) | undefined, reason: SealRejection): undefined {
