@@ -183,6 +183,31 @@ describe('1. parser fuzzing', () => {
     figure(`parser fuzz (fast-check, seed ${SEED}): ${checked} headers, 0 throws, 0 differ from the model`);
   });
 
+  /** How many times longer `run` takes on a 64 KB header of a shape than on an 8 KB one. */
+  function growth(make: (n: number) => string, run: (header: string) => unknown): number {
+    const sizes = [8192, 16384, 32768, 65536];
+    // Repeat the call often enough that the smallest size takes about 2 ms, so timer noise does not count.
+    const small = make(sizes[0]!);
+    const t0 = performance.now();
+    run(small);
+    const single = Math.max(performance.now() - t0, 0.0005);
+    const repeats = Math.max(1, Math.min(10_000, Math.ceil(2 / single)));
+    const times: number[] = [];
+    for (const n of sizes) {
+      const header = make(n);
+      let best = Infinity;
+      for (let r = 0; r < 5; r++) {
+        const start = performance.now();
+        for (let k = 0; k < repeats; k++) run(header);
+        best = Math.min(best, performance.now() - start);
+      }
+      times.push(best);
+      if (best > 40 * times[0]!) break; // already far past the bound: spare the larger sizes
+    }
+    // After an early stop, the ratio so far (already over the bound) stands for the whole.
+    return Math.max(...times) / times[0]!;
+  }
+
   test('parse time grows linearly with the header size for worst-case shapes (8 KB to 64 KB)', () => {
     const shapes: Record<string, (n: number) => string> = {
       "';;;;'": (n) => ';'.repeat(n),
@@ -197,7 +222,6 @@ describe('1. parser fuzzing', () => {
       "'=;'": (n) => '=;'.repeat(n / 2),
       "'sid=x;'": (n) => 'sid=x;'.repeat(n / 6),
     };
-    const sizes = [8192, 16384, 32768, 65536];
     const rows: string[] = [];
     let worst = 0;
     let worstShape = '';
@@ -207,27 +231,10 @@ describe('1. parser fuzzing', () => {
         ['findCookie', (h: string) => findCookie1(h, 'sid')],
         ['findCookies (skipping junk)', (h: string) => findCookies(h, 'sid', 8, isWellFormedId)],
       ] as const) {
-        // Repeat the call often enough that the smallest size takes about 2 ms, so timer noise does not count.
-        const small = make(sizes[0]!);
-        const t0 = performance.now();
-        run(small);
-        const single = Math.max(performance.now() - t0, 0.0005);
-        const repeats = Math.max(1, Math.min(10_000, Math.ceil(2 / single)));
-        const times: number[] = [];
-        for (const n of sizes) {
-          const header = make(n);
-          let best = Infinity;
-          for (let r = 0; r < 5; r++) {
-            const start = performance.now();
-            for (let k = 0; k < repeats; k++) run(header);
-            best = Math.min(best, performance.now() - start);
-          }
-          times.push(best);
-          if (best > 40 * times[0]!) break; // already far past the bound: spare the larger sizes
-        }
-        while (times.length < sizes.length) times.push(Infinity);
-        // After an early stop, the ratio so far (already over the bound) stands for the whole.
-        const ratio = Math.max(...times.filter((t) => t !== Infinity)) / times[0]!;
+        // A busy machine can stretch one measurement; a superlinear parser is over the bound every
+        // time. So a ratio over it is measured again, up to twice, and the lowest stands.
+        let ratio = growth(make, run);
+        for (let attempt = 1; attempt < 3 && ratio > 30; attempt++) ratio = Math.min(ratio, growth(make, run));
         if (ratio > worst) [worst, worstShape] = [ratio, `${fn} ${label}`];
         rows.push(`${fn} ${label}: x${ratio.toFixed(1)}`);
       }
