@@ -18,7 +18,7 @@ import { generateId } from '../lib/id.js';
 import { createSessions, type SessionManager, type SessionsOptions } from '../lib/sessions.js';
 import { isSealingStore, type AnyStore, type SessionPatch, type SessionRecord, type Store } from '../lib/store.js';
 import { Client, cookieValue, serve } from './helpers.js';
-import { decodeData, encodeData } from '../lib/data.js';
+import { encodeData } from '../lib/data.js';
 
 /** Prints a figure as a TAP comment; the closing note collects these. */
 export function figure(text: string): void {

@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type RequestListener, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { MemoryStore } from '../lib/stores/memory.js';
 import type { SessionPatch, SessionRecord, Store } from '../lib/store.js';
-import type { IoRedisClient, NodeRedisClient, NodeRedisCluster } from '../lib/stores/redis.js';
+import { generateId, hashId } from '../lib/id.js';
+import { RedisStore, type IoRedisClient, type NodeRedisClient, type NodeRedisCluster } from '../lib/stores/redis.js';
 
 export interface Served {
   url: string;
@@ -129,6 +130,17 @@ export interface HeldCall {
   done: Promise<void>;
 }
 
+/** A held call, and the three hooks its holder drives: `arrive` when it comes, `released` to wait on, `finish` when answered. */
+function heldCall(): { held: HeldCall; arrive: (args: unknown[]) => void; released: Promise<void>; finish: () => void } {
+  let arrive!: (args: unknown[]) => void;
+  let release!: () => void;
+  let finish!: () => void;
+  const arrived = new Promise<unknown[]>((resolve) => (arrive = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  return { held: { arrived, release, done }, arrive, released, finish };
+}
+
 /**
  * Any store, with calls a test can hold: `store.hold('patch')` makes the next `patch` wait, before
  * it reaches the store, until the test releases it. That is how a test forces an interleaving (a
@@ -150,14 +162,9 @@ export class GatedStore implements Store {
   }
 
   hold(method: StoreMethod): HeldCall {
-    let arrive!: (args: unknown[]) => void;
-    let release!: () => void;
-    let finish!: () => void;
-    const arrived = new Promise<unknown[]>((resolve) => (arrive = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    (this.#holds[method] ??= []).push({ arrive, released, finish });
-    return { arrived, release, done };
+    const { held, ...hooks } = heldCall();
+    (this.#holds[method] ??= []).push(hooks);
+    return held;
   }
 
   async #call<R>(method: StoreMethod, args: unknown[], call: () => Promise<R>): Promise<R> {
@@ -199,12 +206,7 @@ type AnyRedisClient = NodeRedisClient | NodeRedisCluster | IoRedisClient;
  * the user's set but not yet written the session), which is where a race with another process lands.
  */
 export function holdRedisCommand<C extends AnyRedisClient>(client: C, matches: (args: readonly string[]) => boolean): { client: C; held: HeldCall } {
-  let arrive!: (args: unknown[]) => void;
-  let release!: () => void;
-  let finish!: () => void;
-  const arrived = new Promise<unknown[]>((resolve) => (arrive = resolve));
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const done = new Promise<void>((resolve) => (finish = resolve));
+  const { held, arrive, released, finish } = heldCall();
   let armed = true;
   const gate = async (args: string[], send: () => Promise<unknown>): Promise<unknown> => {
     if (!armed || !matches(args)) return send();
@@ -232,11 +234,32 @@ export function holdRedisCommand<C extends AnyRedisClient>(client: C, matches: (
     const node = client as NodeRedisClient;
     gated = { sendCommand: (args: string[]) => gate(args, () => node.sendCommand(args)) } satisfies NodeRedisClient;
   }
-  return { client: gated as C, held: { arrived, release, done } };
+  return { client: gated as C, held };
 }
 
 /** Matches a RedisStore script (`EVAL` or `EVALSHA`) run on `key`, for `holdRedisCommand`. */
 export const scriptOn = (key: string) => (args: readonly string[]) => (args[0] === 'EVAL' || args[0] === 'EVALSHA') && args[3] === key;
+
+/**
+ * A login racing "log out everywhere" on a RedisStore (`store`, on `client` under `prefix`): another
+ * process's store lists the new session in the user's set, then its write of the session itself is
+ * held in flight while `deleteUser` runs. The login must stay listed, so the next `deleteUser` ends it.
+ */
+export async function loginRacingDeleteUser(client: AnyRedisClient, store: RedisStore, prefix: string): Promise<void> {
+  const record = (): SessionRecord => ({ data: {}, createdAt: Date.now(), expiresAt: Date.now() + 3_600_000, userId: 'alice' });
+  await store.set(generateId(), record());
+  const login = generateId();
+  const { client: gated, held } = holdRedisCommand(client, scriptOn(prefix + hashId(login)));
+  const loggingIn = new RedisStore(gated, { prefix }).set(login, record());
+  await held.arrived;
+  assert.equal(await store.deleteUser('alice'), 1, 'the session there before is ended');
+  held.release();
+  await loggingIn;
+  assert.ok(await store.get(login), 'the login landed after the logout, and lives');
+  assert.deepEqual(await store.idsOfUser('alice'), [hashId(login)], 'and it is listed');
+  assert.equal(await store.deleteUser('alice'), 1);
+  assert.equal(await store.get(login), undefined);
+}
 
 /**
  * Points in a handler where a test makes requests wait: `await gates.pass('A')` in the handler

@@ -14,7 +14,7 @@ import { generateId, hashId } from '../lib/id.js';
 import type { SessionRecord } from '../lib/store.js';
 import { RedisStore, type IoRedisClient, type NodeRedisCluster } from '../lib/stores/redis.js';
 import { runStoreContract } from '../lib/testing.js';
-import { holdRedisCommand, scriptOn } from './helpers.js';
+import { loginRacingDeleteUser } from './helpers.js';
 import { serviceUrl, uniqueName } from './services.js';
 
 const urls = serviceUrl('REDIS_CLUSTER_URLS')?.split(',');
@@ -86,22 +86,8 @@ if (urls) {
       });
 
       test('a login racing "log out everywhere" stays listed, and the next deleteUser ends it', async () => {
-        // Another process logs alice in: its store lists the new session in her set, then its write
-        // of the session itself is held in flight while "log out everywhere" runs here.
         const { store, prefix } = setup(client);
-        const before = generateId();
-        await store.set(before, record({ userId: 'alice' }));
-        const login = generateId();
-        const { client: gated, held } = holdRedisCommand(client, scriptOn(prefix + hashId(login)));
-        const loggingIn = new RedisStore(gated, { prefix }).set(login, record({ userId: 'alice' }));
-        await held.arrived;
-        assert.equal(await store.deleteUser('alice'), 1, 'the session there before is ended');
-        held.release();
-        await loggingIn;
-        assert.ok(await store.get(login), 'the login landed after the logout, and lives');
-        assert.deepEqual(await store.idsOfUser('alice'), [hashId(login)], 'and it is listed');
-        assert.equal(await store.deleteUser('alice'), 1);
-        assert.equal(await store.get(login), undefined);
+        await loginRacingDeleteUser(client, store, prefix);
       });
 
       test('two logins of one user at the same moment, 20 rounds: every session listed, and all ended', async () => {

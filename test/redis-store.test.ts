@@ -9,10 +9,10 @@ import { createClient } from 'redis';
 import { generateId, hashId } from '../lib/id.js';
 import { RedisStore, type IoRedisClient, type NodeRedisClient } from '../lib/stores/redis.js';
 import type { SessionRecord } from '../lib/store.js';
-import { holdRedisCommand, scriptOn } from './helpers.js';
+import { loginRacingDeleteUser } from './helpers.js';
 import { serviceUrl, uniqueName } from './services.js';
 import { runStoreContract } from '../lib/testing.js';
-import { decodeData, encodeData } from '../lib/data.js';
+import { encodeData } from '../lib/data.js';
 
 const url = serviceUrl('REDIS_URL');
 const HOUR = 3_600_000;
@@ -159,22 +159,8 @@ if (url) {
       });
 
       test('a login racing "log out everywhere" stays listed, and the next deleteUser ends it', async () => {
-        // Another process logs alice in: its store lists the new session in her set, then its write
-        // of the session itself is held in flight while "log out everywhere" runs here.
         const { store, prefix } = setup();
-        const before = generateId();
-        await store.set(before, record({ userId: 'alice' }));
-        const login = generateId();
-        const { client: gated, held } = holdRedisCommand(client.store, scriptOn(prefix + hashId(login)));
-        const loggingIn = new RedisStore(gated, { prefix }).set(login, record({ userId: 'alice' }));
-        await held.arrived;
-        assert.equal(await store.deleteUser('alice'), 1, 'the session there before is ended');
-        held.release();
-        await loggingIn;
-        assert.ok(await store.get(login), 'the login landed after the logout, and lives');
-        assert.deepEqual(await store.idsOfUser('alice'), [hashId(login)], 'and it is listed');
-        assert.equal(await store.deleteUser('alice'), 1);
-        assert.equal(await store.get(login), undefined);
+        await loginRacingDeleteUser(client.store, store, prefix);
       });
 
       test('concurrent logins of one user, 20 rounds: every session listed, and all ended by deleteUser', async () => {
