@@ -18,7 +18,7 @@ import { createSessions } from '../lib/sessions.js';
 import type { AnyStore, SessionRecord } from '../lib/store.js';
 import { InstrumentedStore, serve, type Served } from './helpers.js';
 import { fakeRound, figure, prng, randomInt, SEED, SOAK } from './adversarial-helpers.js';
-import { decodeData, encodeData } from '../lib/data.js';
+import { encodeData } from '../lib/data.js';
 
 const servers: Served[] = [];
 after(async () => {

@@ -12,7 +12,6 @@ import { Agent, request } from 'node:http';
 import { decodeData } from '../lib/data.js';
 import { createSessions, type SessionsOptions } from '../lib/sessions.js';
 import type { Store } from '../lib/store.js';
-import { MemoryStore } from '../lib/stores/memory.js';
 import { Client, Gates, GatedStore, serve, traceOf, type Reply } from './helpers.js';
 import { storeKinds } from './store-kinds.js';
 import { runExample } from './example-runner.js';

@@ -19,7 +19,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { Client, type Reply } from './helpers.js';
 import { runExample, type Running } from './example-runner.js';
-import { requireDriver, runServiceCommand, serviceUrl, tablesDroppedAfter, uniqueName } from './services.js';
+import { runServiceCommand, serviceUrl, tablesDroppedAfter, uniqueName } from './services.js';
 
 const SERVER = 'test/fixtures/shared-server.js';
 const PROCESSES = 4;

@@ -16,7 +16,7 @@ import { createClient } from 'redis';
 import { figure } from './adversarial-helpers.js';
 import { runExample, type Running } from './example-runner.js';
 import { Client, type Reply } from './helpers.js';
-import { requireDriver, serviceUrl, tablesDroppedAfter, uniqueName } from './services.js';
+import { serviceUrl, tablesDroppedAfter, uniqueName } from './services.js';
 
 const SERVER = 'test/fixtures/shared-server.js';
 const PROCESSES = 4;

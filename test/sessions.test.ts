@@ -45,7 +45,6 @@ async function counterApp(options: SessionsOptions = {}) {
   return { sessions, served, client: new Client(served.url) };
 }
 
-const SID = /^sid=([A-Za-z0-9_-]{43})$/;
 
 describe('1. reading the Cookie header', () => {
   test('finds the session among other cookies, with blanks and tabs around them', async () => {

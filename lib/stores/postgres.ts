@@ -43,7 +43,7 @@ import { checkKeys } from '../check-options.js';
 import { debug } from '../debug.js';
 import { hashId } from '../id.js';
 import { checkPruneInterval, type SessionPatch, type SessionRecord, type Store } from '../store.js';
-import { checkTableName, logPruneError, mergePatchOf, SQL_STORE_OPTIONS, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, textsOf, type PruneTimer, type SqlStoreOptions } from './sql.js';
+import { checkTableName, logPruneError, SQL_STORE_OPTIONS, PRUNE_BATCH, PRUNE_MAX_BATCHES, startPruneTimer, textsOf, type PruneTimer, type SqlStoreOptions } from './sql.js';
 
 /** A named prepared statement, as `pg` takes it: prepared once per connection under `name`. */
 export interface PostgresQueryConfig {
