@@ -78,7 +78,7 @@ export interface Store {
    * Removes the record for `id`, and answers whether a live session was there: `false` when there
    * was none, or only an expired one. `regenerate()` relies on the answer: a session that another
    * request logged out meanwhile must not be carried over to a new ID. A store that answers nothing
-   * (`void`, as before version 0.2) is taken to have held a live session.
+   * (`void`) is taken to have held a live session.
    */
   delete(id: string): Promise<boolean | void>;
   /**
