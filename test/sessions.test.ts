@@ -583,7 +583,9 @@ describe('9b. the end of a response waits for its save', () => {
       held.release();
       assert.equal((await reply).body, expected);
       await held.done;
-      assert.deepEqual(order, ['end() returned', 'saved', 'finish', 'end callback'], `${method}: the save, then 'finish', then the callback`);
+      // Which of the two comes first is Node's business (20 and 24 differ); both come after the save.
+      assert.deepEqual(order.slice(0, 2), ['end() returned', 'saved'], `${method}: the save first`);
+      assert.deepEqual(order.slice(2).sort(), ['end callback', 'finish'], `${method}: then 'finish' and the end() callback`);
     }
   });
 
