@@ -7,7 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { connect as connectHttp2, createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { after, describe, mock, test } from 'node:test';
+import { after, describe, mock, test, type TestContext } from 'node:test';
 import { generateId, isWellFormedId } from '../lib/id.js';
 import { CookieStore } from '../lib/stores/cookie.js';
 import { MemoryStore } from '../lib/stores/memory.js';
@@ -21,6 +21,18 @@ const servers: Served[] = [];
 after(async () => {
   for (const s of servers) await s.close();
 });
+
+/**
+ * The process warnings emitted from now until the test `t` ends, as `{ code, message }`. Node emits
+ * a warning on the next tick, so wait a turn (`setImmediate`) before reading what came.
+ */
+function warningsDuring(t: TestContext): { code: string | undefined; message: string }[] {
+  const seen: { code: string | undefined; message: string }[] = [];
+  const listen = (warning: Error & { code?: string }) => seen.push({ code: warning.code, message: warning.message });
+  process.on('warning', listen);
+  t.after(() => process.off('warning', listen));
+  return seen;
+}
 
 /** A counter app: `/` reads, `/add` increments, `/login` regenerates, `/logout` destroys. */
 async function counterApp(options: SessionsOptions = {}) {
@@ -198,30 +210,24 @@ describe('2. writing Set-Cookie', () => {
     }
   });
 
-  test('a new session changed after the headers went out is not saved, and a PLAIN_SESSION_TOO_LATE warning says so', async () => {
+  test('a new session changed after the headers went out is not saved, and a PLAIN_SESSION_TOO_LATE warning says so', async (t) => {
     const store = new InstrumentedStore();
-    const warnings: string[] = [];
-    const onWarning = (w: Error & { code?: string }) => warnings.push(w.code ?? w.name);
-    process.on('warning', onWarning);
-    try {
-      const sessions = createSessions<Data>({ store });
-      const served = await serve(
-        sessions.wrap((_req, res, session) => {
-          res.writeHead(200);
-          res.write('the body first, ');
-          session.data.n = 1; // too late: the headers, and with them any cookie, are gone
-          res.end('then the session');
-        }),
-      );
-      servers.push(served);
-      const reply = await new Client(served.url).get('/');
-      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
-      assert.deepEqual(reply.setCookies, []);
-      assert.deepEqual([store.calls.set, store.inner.size], [0, 0], 'nothing stored');
-      assert.deepEqual(warnings, ['PLAIN_SESSION_TOO_LATE']);
-    } finally {
-      process.off('warning', onWarning);
-    }
+    const warnings = warningsDuring(t);
+    const sessions = createSessions<Data>({ store });
+    const served = await serve(
+      sessions.wrap((_req, res, session) => {
+        res.writeHead(200);
+        res.write('the body first, ');
+        session.data.n = 1; // too late: the headers, and with them any cookie, are gone
+        res.end('then the session');
+      }),
+    );
+    servers.push(served);
+    const reply = await new Client(served.url).get('/');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(reply.setCookies, []);
+    assert.deepEqual([store.calls.set, store.inner.size], [0, 0], 'nothing stored');
+    assert.deepEqual(warnings.map((w) => w.code), ['PLAIN_SESSION_TOO_LATE']);
   });
 });
 
@@ -854,39 +860,34 @@ describe('wrap() on other servers', () => {
     assert.equal(own.headers.get('cache-control'), 'private, max-age=5');
   });
 
-  test('a Cache-Control that lets a shared cache keep the session cookie is kept, with a PLAIN_SESSION_SHARED_CACHE warning once', async () => {
-    const warnings: string[] = [];
-    const onWarning = (warning: Error & { code?: string }) => warning.code === 'PLAIN_SESSION_SHARED_CACHE' && warnings.push(warning.message);
-    process.on('warning', onWarning);
-    try {
-      const sessions = createSessions<Data>();
-      const served = await serve(
-        sessions.wrap((req, res, session) => {
-          const [path, query] = (req.url ?? '/').split('?');
-          if (path === '/fill') session.data.n = 1; // only these responses set the cookie
-          res.writeHead(200, { 'Cache-Control': decodeURIComponent(query ?? '') });
-          res.end();
-        }),
-      );
-      servers.push(served);
-      const ask = async (path: string, cacheControl: string) => {
-        const reply = await new Client(served.url).get(`${path}?${encodeURIComponent(cacheControl)}`);
-        await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
-        return reply;
-      };
-      for (const safe of ['private, max-age=613', 'no-store', 'max-age=613, Private']) await ask('/fill', safe);
-      await ask('/', 'public, max-age=613'); // no cookie set: nothing to leak
-      assert.deepEqual(warnings, [], 'private, no-store, or no session cookie: no warning');
-      const shared = await ask('/fill', 'public, max-age=613');
-      assert.match(shared.setCookies[0]!, /^sid=/);
-      assert.equal(shared.headers.get('cache-control'), 'public, max-age=613', "the handler's header is kept");
-      await ask('/fill', 'public, max-age=613');
-      await ask('/fill', 's-maxage=613');
-      assert.equal(warnings.length, 2, 'once for each value');
-      assert.match(warnings[0]!, /Cache-Control: public, max-age=613.*Add "private" or "no-store"/);
-    } finally {
-      process.off('warning', onWarning);
-    }
+  test('a Cache-Control that lets a shared cache keep the session cookie is kept, with a PLAIN_SESSION_SHARED_CACHE warning once', async (t) => {
+    const all = warningsDuring(t);
+    const warnings = () => all.filter((w) => w.code === 'PLAIN_SESSION_SHARED_CACHE').map((w) => w.message);
+    const sessions = createSessions<Data>();
+    const served = await serve(
+      sessions.wrap((req, res, session) => {
+        const [path, query] = (req.url ?? '/').split('?');
+        if (path === '/fill') session.data.n = 1; // only these responses set the cookie
+        res.writeHead(200, { 'Cache-Control': decodeURIComponent(query ?? '') });
+        res.end();
+      }),
+    );
+    servers.push(served);
+    const ask = async (path: string, cacheControl: string) => {
+      const reply = await new Client(served.url).get(`${path}?${encodeURIComponent(cacheControl)}`);
+      await new Promise((resolve) => setImmediate(resolve));
+      return reply;
+    };
+    for (const safe of ['private, max-age=613', 'no-store', 'max-age=613, Private']) await ask('/fill', safe);
+    await ask('/', 'public, max-age=613'); // no cookie set: nothing to leak
+    assert.deepEqual(warnings(), [], 'private, no-store, or no session cookie: no warning');
+    const shared = await ask('/fill', 'public, max-age=613');
+    assert.match(shared.setCookies[0]!, /^sid=/);
+    assert.equal(shared.headers.get('cache-control'), 'public, max-age=613', "the handler's header is kept");
+    await ask('/fill', 'public, max-age=613');
+    await ask('/fill', 's-maxage=613');
+    assert.equal(warnings().length, 2, 'once for each value');
+    assert.match(warnings()[0]!, /Cache-Control: public, max-age=613.*Add "private" or "no-store"/);
   });
 });
 
